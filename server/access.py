@@ -1,0 +1,100 @@
+"""Authorization: who may do what, decided in this one place.
+
+Every HTTP handler names a permission per method and every websocket message
+type and topic names one too; anything unnamed is refused (deny by default).
+A permission maps to the roles that hold it. Tenant data is further checked by
+`require_tenant`: a principal of another tenant gets ``NotFound``, never a hint
+that the document exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from server.errors import Forbidden, NotFound, Unauthenticated
+
+# Roles. A staff account holds one or more; a citizen's device session holds
+# only CITIZEN.
+CITIZEN = "citizen"
+OFFICER = "officer"
+COMMANDER = "commander"
+EXPERT = "expert"
+ADMIN = "admin"  # an agency (tenant) administrator
+PLATFORM_ADMIN = "platform_admin"
+
+STAFF_ROLES = frozenset({OFFICER, COMMANDER, EXPERT, ADMIN, PLATFORM_ADMIN})
+ALL_ROLES = STAFF_ROLES | {CITIZEN}
+
+# Open to anyone, signed in or not.
+PUBLIC = "public"
+# Any valid session, staff or citizen.
+SIGNED_IN = "signed_in"
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Reading one's own tenant: its name, stations and zones, settings.
+    "tenant.read": STAFF_ROLES,
+    # The officer roster with duty status and last known positions.
+    "officers.read": frozenset({COMMANDER, ADMIN}),
+    # Accounts: create, disable, change roles.
+    "users.manage": frozenset({ADMIN}),
+    # The command-room feed of a tenant.
+    "command.watch": frozenset({COMMANDER, ADMIN}),
+    # Onboarding tenants; platform-wide operations.
+    "platform.manage": frozenset({PLATFORM_ADMIN}),
+    # The staff views (pages): a role that cannot use a view is not sent it.
+    "view.officer": frozenset({OFFICER}),
+    "view.command": frozenset({COMMANDER, ADMIN}),
+    "view.expert": frozenset({EXPERT}),
+    "view.admin": frozenset({ADMIN, PLATFORM_ADMIN}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """The caller behind a session: a staff account or a citizen's device."""
+
+    kind: str  # "staff" or "citizen"
+    id: str  # user id or citizen id, as text
+    roles: frozenset[str]
+    session_id: str  # the stored session's key (a hash, never the token)
+    tenant_id: str | None = None  # None for citizens
+    name: str = ""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+    def has(self, permission: str) -> bool:
+        """True when one of the principal's roles holds ``permission``."""
+        return bool(self.roles & PERMISSIONS.get(permission, frozenset()))
+
+
+def require(principal: Principal | None, permission: str | None) -> None:
+    """Raise unless ``principal`` holds ``permission``.
+
+    ``None`` (an action nobody declared) is always refused.
+    """
+    if permission == PUBLIC:
+        return
+    if permission is None:
+        raise Forbidden("This action is not available.", "not_allowed")
+    if principal is None:
+        raise Unauthenticated("Please sign in first.")
+    if permission == SIGNED_IN:
+        return
+    if permission not in PERMISSIONS:
+        raise Forbidden("This action is not available.", "not_allowed")
+    if not principal.has(permission):
+        raise Forbidden("Your role does not allow this.", "role")
+
+
+def require_tenant(principal: Principal, tenant_id: str | None) -> None:
+    """Raise ``NotFound`` unless the document's tenant is the principal's own.
+
+    Grants between tenants (federation) will widen this check here, and only
+    here.
+    """
+    if PLATFORM_ADMIN in principal.roles:
+        return
+    if tenant_id is None or principal.tenant_id != tenant_id:
+        raise NotFound("No such item.")

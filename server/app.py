@@ -1,0 +1,273 @@
+"""The application factory: one `Platform` of services, one Tornado app over it.
+
+`Platform.start` connects to MongoDB, creates indexes and builds the services;
+`make_app` builds the Tornado application with every route. `run.py` and the
+tests use both, so the tests exercise exactly what production runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+import jinja2
+import tornado.web
+from pymongo import AsyncMongoClient
+from tornado.ioloop import PeriodicCallback
+
+from server import __version__, i18n, storage
+from server.auth import AuthService, public_user
+from server.config import ROOT, Config
+from server.embedded import EmbeddedServer
+from server.handlers import auth as auth_handlers
+from server.handlers import health, meta, pages, route, tenants
+from server.handlers.base import NotFoundHandler
+from server.realtime.hub import Hub
+from server.realtime.socket import RealtimeSocket
+from server.tenants import TenantService
+
+log = logging.getLogger(__name__)
+
+PWA_DIR = ROOT / "pwa"
+STATIC_DIR = PWA_DIR / "static"
+LEAFLET_DIR = ROOT / "node_modules" / "leaflet" / "dist"
+# How often the hub drops expired events and idle topics, and the embedded
+# database is checked for a crash: frequent enough for an operator to see a
+# crash within seconds, rare enough to cost nothing.
+HOUSEKEEPING_MS = 5000
+# Where the maps open before anything is known: Xuanwu Lake, Nanjing.
+DEFAULT_CENTER = [32.07, 118.79]
+DEFAULT_ZOOM = 13
+
+TERMS = {
+    "zh": (
+        "本服务仅受理非紧急警情。紧急情况请立即拨打110。提交报警即表示您同意"
+        "平台在处置期间使用您提供的位置、描述和照片，并在处置结束后按规定期限保存。"
+        "谎报警情将依法承担责任。"
+    ),
+    "en": (
+        "This service is for non-emergency matters only. In an emergency call "
+        "110 at once. By raising an alarm you agree that the platform uses the "
+        "location, description and photos you give while the matter is handled "
+        "and keeps them for the period the law requires. False reports are an "
+        "offence."
+    ),
+}
+
+
+class Platform:
+    """Everything a request handler needs: config, database, services, hub."""
+
+    def __init__(
+        self,
+        config: Config,
+        client: AsyncMongoClient,
+        embedded: EmbeddedServer | None = None,
+    ):
+        self.config = config
+        self.client = client
+        self.db = client[config.database.name]
+        self.embedded = embedded
+        self.started_at = time.monotonic()
+        self.auth = AuthService(self.db, config)
+        self.tenants = TenantService(self.db)
+        rt = config.realtime
+        self.hub = Hub(rt.retention_events, rt.retention_seconds)
+        self.auth.listeners.append(self.hub.revoke_sessions)
+        self.i18n = i18n
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),
+            autoescape=True,
+            auto_reload=config.server.debug,
+        )
+        self.csp = content_security_policy(config)
+        self._sw_source: str | None = None
+        self._housekeeping: PeriodicCallback | None = None
+
+    @classmethod
+    async def start(
+        cls, config: Config, uri: str, embedded: EmbeddedServer | None = None
+    ) -> Platform:
+        """Connect, create indexes and return a ready platform."""
+        client = storage.connect(uri, config)
+        platform = cls(config, client, embedded)
+        await storage.ensure_indexes(platform.db, config)
+        platform._housekeeping = PeriodicCallback(platform._tidy, HOUSEKEEPING_MS)
+        platform._housekeeping.start()
+        return platform
+
+    def _tidy(self) -> None:
+        self.hub.sweep()
+        if self.embedded is not None:
+            self.embedded.check()
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.stop()
+        await self.client.close()
+
+    async def health(self) -> dict[str, Any]:
+        """The process's status and the database's: ``ok`` or the error."""
+        database = "ok"
+        if self.embedded is not None and not self.embedded.check():
+            database = "embedded database process is not running"
+        else:
+            try:
+                await self.client.admin.command("ping")
+            except Exception as exc:  # Any failure is the answer here.
+                database = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "version": __version__,
+        }
+
+    def terms(self) -> dict[str, Any]:
+        return {"version": self.config.security.terms_version, "text": TERMS}
+
+    def client_config(self, principal, lang: str, page: str) -> dict[str, Any]:
+        """What the browser code needs to know, embedded in every page."""
+        m = self.config.map
+        return {
+            "lang": lang,
+            "page": page,
+            "map": {
+                "tile_url": m.tile_url,
+                "subdomains": m.subdomains,
+                "attribution": m.attribution,
+                "crs": m.crs,
+                "max_zoom": m.max_zoom,
+                "center": DEFAULT_CENTER,
+                "zoom": DEFAULT_ZOOM,
+            },
+            "user": public_user(principal) if principal else None,
+            "terms_version": self.config.security.terms_version,
+            "i18n": i18n.MESSAGES[lang],
+        }
+
+    def service_worker_source(self) -> str:
+        """sw.js with its cache version set to the hash of the static files."""
+        if self._sw_source is None or self.config.server.debug:
+            source = (STATIC_DIR / "sw.js").read_text(encoding="utf-8")
+            version = pages.static_version(STATIC_DIR)
+            self._sw_source = source.replace("__JINGDI_VERSION__", version)
+        return self._sw_source
+
+
+def tile_source(tile_url: str) -> str:
+    """The CSP source that admits the configured tile server (none if local)."""
+    parsed = urlparse(tile_url)
+    if parsed.scheme not in ("http", "https"):
+        return ""
+    labels = parsed.netloc.split(".")
+    if any("{" in label for label in labels[1:]):
+        return f"{parsed.scheme}:"  # CSP wildcards only the leftmost label.
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parsed.scheme}://{'.'.join(labels)}"
+
+
+def content_security_policy(config: Config) -> str:
+    """No inline script or style; tiles only from the configured host."""
+    tiles = tile_source(config.map.tile_url)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob: {tiles}".rstrip(),
+            "connect-src 'self'",
+            "worker-src 'self'",
+            "manifest-src 'self'",
+            "media-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def routes(config: Config) -> list:
+    """Every URL rule of the platform."""
+    rules = [
+        route("/healthz", health.HealthHandler),
+        route("/api/openapi.json", meta.OpenAPIHandler),
+        route("/api/auth/login", auth_handlers.LoginHandler),
+        route("/api/auth/logout", auth_handlers.LogoutHandler),
+        route("/api/auth/me", auth_handlers.MeHandler),
+        route("/api/terms", auth_handlers.TermsHandler),
+        route("/api/citizen/session", auth_handlers.CitizenSessionHandler),
+        route("/api/tenant", tenants.TenantHandler),
+        route("/api/stations", tenants.StationsHandler),
+        route("/api/stations/{station_id}", tenants.StationHandler),
+        route("/api/officers", tenants.OfficersHandler),
+        route("/api/officers/{user_id}", tenants.OfficerHandler),
+        route("/api/users", tenants.UsersHandler),
+        route("/api/users/{user_id}/disable", tenants.UserDisableHandler),
+        route("/ws", RealtimeSocket),
+        route("/", pages.IndexPage),
+        route("/citizen", pages.CitizenPage),
+        route("/login", pages.LoginPage),
+        route("/officer", pages.OfficerPage),
+        route("/command", pages.CommandPage),
+        route("/expert", pages.ExpertPage),
+        route("/admin", pages.AdminPage),
+        route("/sw.js", pages.ServiceWorkerHandler),
+        (
+            r"/(manifest\.webmanifest)",
+            pages.RootStaticHandler,
+            {"path": str(STATIC_DIR)},
+        ),
+        (
+            r"/static/vendor/leaflet/(.*)",
+            pages.StaticHandler,
+            {"path": str(LEAFLET_DIR)},
+        ),
+    ]
+    if config.map.tiles_dir:
+        rules.append(
+            (
+                r"/tiles/(\d{1,2})/(\d{1,7})/(\d{1,7})\.png",
+                pages.LocalTileHandler,
+                {"path": config.map.tiles_dir},
+            )
+        )
+    return rules
+
+
+def cookie_secret(config: Config) -> str:
+    """The configured secret, or one generated once and kept in data_dir."""
+    if config.server.cookie_secret:
+        return config.server.cookie_secret
+    path = config.data_path / "cookie-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def make_app(platform: Platform) -> tornado.web.Application:
+    """The Tornado application serving ``platform``."""
+    config = platform.config
+    rt = config.realtime
+    return tornado.web.Application(
+        routes(config),
+        platform=platform,
+        cookie_secret=cookie_secret(config),
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"samesite": "Strict"},
+        static_path=str(STATIC_DIR),
+        static_handler_class=pages.StaticHandler,
+        default_handler_class=NotFoundHandler,
+        websocket_ping_interval=rt.ping_interval_s,
+        websocket_ping_timeout=rt.ping_timeout_s,
+        websocket_max_message_size=rt.max_message_bytes,
+        log_function=meta.log_request,
+        debug=config.server.debug,
+    )

@@ -1,0 +1,1 @@
+"""Realtime: the websocket endpoint, topic authorization and the fan-out hub."""

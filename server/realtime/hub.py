@@ -1,0 +1,181 @@
+"""The fan-out hub: ordered, resumable event streams per topic.
+
+A topic (``alarm:<id>``, ``command:<tenant>``, ``user:<id>``, ...) is a stream
+of events numbered 1, 2, 3, ... Each event is encoded to a JSON frame once and
+the same text is written to every subscriber. The last events of each topic
+are kept for a retention window so that a client that reconnects with
+``{epoch, seq}`` gets exactly the events it missed, in order; a client whose
+resume point is older than the window, or from before a restart (another
+``epoch``), is told to reload its state over HTTP instead.
+
+The hub is in memory and per process. Durable state lives in MongoDB; these
+events are notifications about it, which is why a client that falls outside
+the window can always recover by reloading.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+import time
+from typing import Any, Protocol
+
+from server.jsonutil import dumps_text
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a connection."""
+
+    session_id: str
+
+    def send_frame(self, frame: str) -> None: ...
+
+    def close_for(self, code: int, reason: str) -> None: ...
+
+
+class Stream:
+    """One topic: its last sequence number, retained frames and subscribers."""
+
+    __slots__ = ("epoch", "events", "last_at", "seq", "subscribers")
+
+    def __init__(self, epoch: str, retention_events: int):
+        # Sequence numbers are only comparable within one epoch: a topic that
+        # was swept and created again starts a new one.
+        self.epoch = epoch
+        self.seq = 0
+        self.events: collections.deque[tuple[int, float, str]] = collections.deque(
+            maxlen=retention_events
+        )
+        self.subscribers: set[Subscriber] = set()
+        self.last_at = time.monotonic()
+
+
+class Resume:
+    """The outcome of a subscription: frames to replay, or a reload."""
+
+    __slots__ = ("epoch", "frames", "reload", "seq")
+
+    def __init__(self, stream: Stream, frames: list[str], reload: bool):
+        self.epoch = stream.epoch
+        self.seq = stream.seq
+        self.frames = frames
+        self.reload = reload
+
+
+class Hub:
+    """Topics, their subscribers, and the events they have seen recently."""
+
+    def __init__(self, retention_events: int = 1000, retention_seconds: float = 600):
+        # A new epoch per process start: sequence numbers of an older process
+        # mean nothing here, and a client holding them must reload.
+        self.epoch = secrets.token_hex(6)
+        self.retention_events = retention_events
+        self.retention_seconds = retention_seconds
+        self.streams: dict[str, Stream] = {}
+        self._created = 0
+        self.connections: set[Subscriber] = set()
+
+    def _stream(self, topic: str) -> Stream:
+        stream = self.streams.get(topic)
+        if stream is None:
+            self._created += 1
+            stream = Stream(f"{self.epoch}.{self._created}", self.retention_events)
+            self.streams[topic] = stream
+        return stream
+
+    def publish(self, topic: str, event: str, payload: Any) -> int:
+        """Number, retain and send one event to every subscriber of ``topic``."""
+        stream = self._stream(topic)
+        stream.seq += 1
+        stream.last_at = time.monotonic()
+        frame = dumps_text(
+            {
+                "type": "event",
+                "topic": topic,
+                "seq": stream.seq,
+                "event": event,
+                "payload": payload,
+            }
+        )
+        stream.events.append((stream.seq, stream.last_at, frame))
+        for subscriber in list(stream.subscribers):
+            subscriber.send_frame(frame)
+        return stream.seq
+
+    def subscribe(
+        self, subscriber: Subscriber, topic: str, resume: dict | None = None
+    ) -> Resume:
+        """Add a subscriber; with ``resume``, also return the frames it missed.
+
+        The caller sends the confirmation and the frames before any later
+        event can interleave, because nothing here awaits.
+        """
+        stream = self._stream(topic)
+        outcome = Resume(stream, [], False)
+        if resume is not None:
+            outcome = self._missed(stream, resume)
+        stream.subscribers.add(subscriber)
+        return outcome
+
+    def _missed(self, stream: Stream, resume: dict) -> Resume:
+        epoch, seq = resume.get("epoch"), resume.get("seq")
+        if epoch != stream.epoch or not isinstance(seq, int) or seq > stream.seq:
+            return Resume(stream, [], True)
+        if seq == stream.seq:
+            return Resume(stream, [], False)
+        horizon = time.monotonic() - self.retention_seconds
+        retained = [e for e in stream.events if e[1] >= horizon]
+        if not retained or retained[0][0] > seq + 1:
+            return Resume(stream, [], True)
+        frames = [frame for number, _, frame in retained if number > seq]
+        return Resume(stream, frames, False)
+
+    def unsubscribe(self, subscriber: Subscriber, topic: str) -> None:
+        stream = self.streams.get(topic)
+        if stream is not None:
+            stream.subscribers.discard(subscriber)
+
+    def attach(self, subscriber: Subscriber) -> None:
+        self.connections.add(subscriber)
+
+    def detach(self, subscriber: Subscriber, topics) -> None:
+        """Forget a closed connection everywhere."""
+        self.connections.discard(subscriber)
+        for topic in topics:
+            self.unsubscribe(subscriber, topic)
+
+    def revoke_sessions(self, session_ids: set[str]) -> int:
+        """Close every connection opened with one of these sessions."""
+        doomed = [c for c in self.connections if c.session_id in session_ids]
+        for connection in doomed:
+            # 4001: an application code (4000-4999); the client must sign in.
+            connection.close_for(4001, "session ended")
+        if doomed:
+            log.info(
+                "closed %d sockets of %d ended sessions", len(doomed), len(session_ids)
+            )
+        return len(doomed)
+
+    def sweep(self) -> int:
+        """Drop expired events and idle topics; returns how many topics went."""
+        started = time.monotonic()
+        horizon = started - self.retention_seconds
+        idle = []
+        for topic, stream in self.streams.items():
+            while stream.events and stream.events[0][1] < horizon:
+                stream.events.popleft()
+            if not stream.subscribers and stream.last_at < horizon:
+                idle.append(topic)
+        for topic in idle:
+            del self.streams[topic]
+        if idle:
+            log.info(
+                "swept %d idle topics in %.3fs; %d remain",
+                len(idle),
+                time.monotonic() - started,
+                len(self.streams),
+            )
+        return len(idle)

@@ -1,0 +1,219 @@
+"""The one websocket endpoint (``/ws``) every client uses.
+
+The handshake is authenticated from the session cookie (no session: 403) and
+Tornado's origin check refuses foreign pages. Then every message is checked
+on its own: its type must be declared in `MESSAGE_TYPES` with a permission,
+and every topic subscription is authorized by `server.realtime.topics`.
+
+Envelope (JSON text frames):
+
+- client to server: ``{"type", "id"?, ...}``; ``subscribe`` takes ``topic``
+  and optionally ``resume: {"epoch", "seq"}``; ``unsubscribe`` takes
+  ``topic``; ``ping`` nothing.
+- server to client: ``welcome`` on connect; ``subscribed`` with the topic's
+  ``epoch`` and ``seq``, followed by any replayed events; ``event`` with
+  ``topic``, ``seq``, ``event`` and ``payload``; ``reload`` when a resume
+  point is too old; ``error`` with ``reason`` and ``message``; ``pong``.
+
+A client that stops reading is closed (1013) once `max_pending_frames` frames
+are waiting for it, so it cannot make everyone else wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlparse
+
+import tornado.websocket
+
+from server import access
+from server.auth import public_user
+from server.errors import DomainError, Invalid
+from server.handlers.base import SESSION_COOKIE, SecurityHeadersMixin, database_down
+from server.jsonutil import JSONDecodeError, dumps_text, loads
+from server.realtime import topics
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[["RealtimeSocket", dict], Awaitable[None]]
+# type -> (permission, handler). Feature modules add theirs with `message_type`.
+MESSAGE_TYPES: dict[str, tuple[str, MessageHandler]] = {}
+
+
+def message_type(name: str, permission: str):
+    """Declare a client message type and the permission it needs."""
+
+    def register(handler: MessageHandler) -> MessageHandler:
+        MESSAGE_TYPES[name] = (permission, handler)
+        return handler
+
+    return register
+
+
+class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
+    """One client's connection: its principal, its topics, its send queue."""
+
+    principal: access.Principal | None = None
+
+    @property
+    def platform(self):
+        return self.settings["platform"]
+
+    @property
+    def session_id(self) -> str:
+        return self.principal.session_id if self.principal else ""
+
+    async def prepare(self) -> None:
+        token = self.get_cookie(SESSION_COOKIE)
+        self.principal = await self.platform.auth.principal_for_token(token)
+        if self.principal is None:
+            log.info("websocket refused: no session")
+            raise tornado.web.HTTPError(403, "no session")
+
+    def check_origin(self, origin: str) -> bool:
+        allowed = self.platform.config.server.allowed_origins
+        if origin in allowed:
+            return True
+        same = urlparse(origin).netloc.lower() == self.request.host.lower()
+        if not same:
+            log.info("websocket refused: foreign origin")
+        return same
+
+    def open(self) -> None:
+        self.topics: set[str] = set()
+        self.pending = 0
+        self.opened_at = time.monotonic()
+        hub = self.platform.hub
+        hub.attach(self)
+        self.send({"type": "welcome", "user": public_user(self.principal)})
+        log.debug("socket open %s=%s", self.principal.kind, self.principal.id)
+
+    # -- sending -----------------------------------------------------------
+
+    def send(self, message: dict) -> None:
+        self.send_frame(dumps_text(message))
+
+    def send_frame(self, frame: str) -> None:
+        """Queue one frame; a client too far behind is disconnected."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        if self.pending >= self.platform.config.realtime.max_pending_frames:
+            log.warning(
+                "closing slow socket of %s=%s: %d frames pending",
+                self.principal.kind,
+                self.principal.id,
+                self.pending,
+            )
+            self.close_for(1013, "too slow")
+            return
+        try:
+            written = self.write_message(frame)
+        except tornado.websocket.WebSocketClosedError:
+            return
+        self.pending += 1
+        written.add_done_callback(self._written)
+
+    def _written(self, future) -> None:
+        self.pending -= 1
+        future.exception()  # A write to a closed socket is expected here.
+
+    def close_for(self, code: int, reason: str) -> None:
+        self.close(code, reason)
+
+    # -- receiving ---------------------------------------------------------
+
+    async def on_message(self, raw: str | bytes) -> None:
+        request_id = None
+        try:
+            message = self._parse(raw)
+            request_id = message.get("id")
+            entry = MESSAGE_TYPES.get(message["type"])
+            permission, handler = entry if entry else (None, None)
+            access.require(self.principal, permission)
+            await handler(self, message)
+        except DomainError as exc:
+            self.send(
+                {
+                    "type": "error",
+                    "id": request_id,
+                    "reason": exc.reason,
+                    "message": exc.message,
+                }
+            )
+        except Exception as exc:
+            if not database_down(exc):
+                raise
+            self.send(
+                {
+                    "type": "error",
+                    "id": request_id,
+                    "reason": "database",
+                    "message": "The service is briefly unavailable; try again.",
+                }
+            )
+
+    def _parse(self, raw: str | bytes) -> dict:
+        if isinstance(raw, bytes):
+            raise Invalid("Messages must be JSON text frames.", "bad_frame")
+        try:
+            message = loads(raw)
+        except JSONDecodeError:
+            raise Invalid("The message is not valid JSON.", "bad_json") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise Invalid("A message is a JSON object with a type.", "bad_message")
+        request_id = message.get("id")
+        if request_id is not None and not isinstance(request_id, str | int):
+            raise Invalid("A message id is a string or a number.", "bad_message")
+        return message
+
+    def on_close(self) -> None:
+        self.platform.hub.detach(self, getattr(self, "topics", ()))
+        if self.principal is not None:
+            log.debug(
+                "socket closed %s=%s after %.1fs code=%s",
+                self.principal.kind,
+                self.principal.id,
+                time.monotonic() - getattr(self, "opened_at", time.monotonic()),
+                self.close_code,
+            )
+
+
+@message_type("ping", access.SIGNED_IN)
+async def _ping(socket: RealtimeSocket, message: dict) -> None:
+    socket.send({"type": "pong", "id": message.get("id")})
+
+
+@message_type("subscribe", access.SIGNED_IN)
+async def _subscribe(socket: RealtimeSocket, message: dict) -> None:
+    topic = await topics.authorize(
+        socket.platform, socket.principal, message.get("topic")
+    )
+    resume = message.get("resume")
+    if resume is not None and not isinstance(resume, dict):
+        raise Invalid("resume is {epoch, seq}.", "bad_message")
+    outcome = socket.platform.hub.subscribe(socket, topic, resume)
+    socket.topics.add(topic)
+    if outcome.reload:
+        socket.send({"type": "reload", "topic": topic})
+    socket.send(
+        {
+            "type": "subscribed",
+            "id": message.get("id"),
+            "topic": topic,
+            "epoch": outcome.epoch,
+            "seq": outcome.seq,
+        }
+    )
+    for frame in outcome.frames:
+        socket.send_frame(frame)
+
+
+@message_type("unsubscribe", access.SIGNED_IN)
+async def _unsubscribe(socket: RealtimeSocket, message: dict) -> None:
+    topic = message.get("topic")
+    if topic in socket.topics:
+        socket.topics.discard(topic)
+        socket.platform.hub.unsubscribe(socket, topic)
+    socket.send({"type": "unsubscribed", "id": message.get("id"), "topic": topic})

@@ -1,0 +1,157 @@
+"""MongoDB access: the client, the indexes, and tenant-scoped collections.
+
+Only standard MongoDB features are used, so the same code runs on MongoDB in
+production and on the embedded SecantusDB server in development and tests.
+Locations are GeoJSON in WGS-84 (``[lon, lat]``) with 2dsphere indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, GEOSPHERE, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server.config import Config
+from server.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+def connect(uri: str, config: Config) -> AsyncMongoClient:
+    """A client with majority writes and retryable writes.
+
+    ``timeout_ms`` bounds how long an operation waits for an unreachable
+    server, so a database outage turns into a fast 503 instead of a hang.
+    """
+    timeout = config.database.timeout_ms
+    return AsyncMongoClient(
+        uri,
+        w="majority",
+        retryWrites=True,
+        retryReads=True,
+        serverSelectionTimeoutMS=timeout,
+        connectTimeoutMS=timeout,
+        tz_aware=True,
+        appname="jingdi",
+    )
+
+
+def _indexes(config: Config) -> dict[str, list[IndexModel]]:
+    position_ttl = config.retention.position_history_days * 86400
+    return {
+        "tenants": [IndexModel([("territory", GEOSPHERE)], name="territory_geo")],
+        "stations": [
+            IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], unique=True),
+            IndexModel([("zone", GEOSPHERE)], name="zone_geo"),
+            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+        ],
+        "users": [
+            IndexModel([("username", ASCENDING)], unique=True),
+            IndexModel([("tenant_id", ASCENDING), ("roles", ASCENDING)]),
+            IndexModel([("position", GEOSPHERE)], name="position_geo"),
+        ],
+        "sessions": [
+            # Expired sessions are removed by MongoDB; lookups also check the
+            # time because the TTL monitor runs only once a minute.
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            IndexModel([("user_id", ASCENDING)]),
+        ],
+        "login_throttle": [
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ],
+        "citizens": [IndexModel([("created_at", ASCENDING)])],
+        "position_history": [
+            # Positions are sensitive personal data: kept only this long.
+            IndexModel(
+                [("at", ASCENDING)], expireAfterSeconds=position_ttl, name="at_ttl"
+            ),
+            IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING)]),
+            IndexModel([("position", GEOSPHERE)], name="position_geo"),
+        ],
+        "plates": [
+            IndexModel([("tenant_id", ASCENDING)]),
+            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+        ],
+        "expert_applications": [
+            IndexModel([("reference", ASCENDING)], unique=True),
+            IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+        ],
+        "tasks": [
+            IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)]),
+            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+        ],
+        "alarms": [
+            IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+        ],
+    }
+
+
+async def ensure_indexes(db: AsyncDatabase, config: Config) -> int:
+    """Create every index the platform relies on; safe to run at each start."""
+    started = time.monotonic()
+    count = 0
+    for name, models in _indexes(config).items():
+        await db[name].create_indexes(models)
+        count += len(models)
+    log.info(
+        "ensured %d indexes on %s in %.2fs",
+        count,
+        db.name,
+        time.monotonic() - started,
+    )
+    return count
+
+
+class TenantCollection:
+    """A collection seen through one tenant: every filter carries ``tenant_id``.
+
+    Services reach tenant data through this wrapper, so a query can never
+    forget the scope: a document of another tenant is simply not found.
+    """
+
+    def __init__(self, collection: AsyncCollection, tenant_id: str):
+        if not tenant_id:
+            raise ValueError("a tenant-scoped collection needs a tenant id")
+        self.collection = collection
+        self.tenant_id = tenant_id
+
+    def _scope(self, query: dict[str, Any] | None) -> dict[str, Any]:
+        return {**(query or {}), "tenant_id": self.tenant_id}
+
+    async def find_one(self, query=None, *args, **kwargs):
+        return await self.collection.find_one(self._scope(query), *args, **kwargs)
+
+    def find(self, query=None, *args, **kwargs):
+        return self.collection.find(self._scope(query), *args, **kwargs)
+
+    async def count_documents(self, query=None, **kwargs) -> int:
+        return await self.collection.count_documents(self._scope(query), **kwargs)
+
+    async def insert_one(self, document: dict, **kwargs):
+        return await self.collection.insert_one(
+            {**document, "tenant_id": self.tenant_id}, **kwargs
+        )
+
+    async def update_one(self, query, update, **kwargs):
+        return await self.collection.update_one(self._scope(query), update, **kwargs)
+
+    async def find_one_and_update(self, query, update, **kwargs):
+        return await self.collection.find_one_and_update(
+            self._scope(query), update, **kwargs
+        )
+
+    async def delete_one(self, query, **kwargs):
+        return await self.collection.delete_one(self._scope(query), **kwargs)
+
+
+def object_id(value) -> ObjectId:
+    """Parse an id from a URL or a message; anything malformed is not found."""
+    if isinstance(value, str) and ObjectId.is_valid(value):
+        return ObjectId(value)
+    raise NotFound("No such item.")

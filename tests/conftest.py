@@ -1,0 +1,214 @@
+"""Shared fixtures: one embedded database per run, a fresh platform per test.
+
+The suite starts its own SecantusDB server on a throwaway storage path, or
+uses a real MongoDB when ``JINGDI_TEST_MONGO_URI`` is set. Each test gets its
+own database name, dropped afterwards, and a real HTTP server on port 0.
+
+A test fails if it logs an error nobody expected: use the `expect_errors`
+fixture to allow specific ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+import pytest
+import tornado.httpserver
+import tornado.netutil
+from bson import ObjectId
+
+from server import config as config_module
+from server.app import Platform, make_app
+from server.embedded import EmbeddedServer
+from server.passwords import hash_password
+from tests.helpers import ApiClient, square
+
+TEST_MONGO_URI = os.environ.get("JINGDI_TEST_MONGO_URI", "")
+
+# Two small tenants side by side near Xuanwu Lake, for isolation tests.
+T1_TERRITORY = square(118.78, 32.06, 0.02)
+T2_TERRITORY = square(118.82, 32.06, 0.02)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri():
+    """The database server every test of this run uses."""
+    if TEST_MONGO_URI:
+        yield TEST_MONGO_URI
+        return
+    server = EmbeddedServer(":memory:")
+    server.start()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiles_dir(tmp_path_factory) -> Path:
+    """An (empty) offline tile set: every tile is the blank fallback tile."""
+    return tmp_path_factory.mktemp("tiles")
+
+
+@pytest.fixture
+def config(tmp_path, mongo_uri, tiles_dir):
+    """A configuration of its own: fresh database name and data directory."""
+    return config_module.load(env={}).replace(
+        server={"data_dir": str(tmp_path / "data")},
+        database={"uri": mongo_uri, "name": f"jingdi_test_{uuid.uuid4().hex[:12]}"},
+        map={
+            "tile_url": "/tiles/{z}/{x}/{y}.png",
+            "crs": "wgs84",
+            "tiles_dir": str(tiles_dir),
+            "attribution": "test tiles",
+        },
+    )
+
+
+@pytest.fixture
+async def platform(config):
+    platform = await Platform.start(config, config.database.uri)
+    try:
+        yield platform
+    finally:
+        await platform.client.drop_database(config.database.name)
+        await platform.close()
+
+
+@pytest.fixture
+async def db(platform):
+    return platform.db
+
+
+class LiveServer:
+    """A platform served over real HTTP on a free port."""
+
+    def __init__(self, platform: Platform, port: int):
+        self.platform = platform
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+
+    async def create_tenant(self, tenant_id: str, territory: dict) -> None:
+        await self.platform.db.tenants.update_one(
+            {"_id": tenant_id},
+            {
+                "$set": {
+                    "name": f"Tenant {tenant_id}",
+                    "kind": "police_district",
+                    "timezone": "Asia/Shanghai",
+                    "territory": territory,
+                    "settings": {},
+                }
+            },
+            upsert=True,
+        )
+
+    async def create_user(
+        self, roles=("officer",), tenant_id: str | None = "t1", **fields
+    ) -> tuple[str, str]:
+        """A staff account with a random password; returns (username, password)."""
+        username = f"u{secrets.token_hex(5)}"
+        password = secrets.token_urlsafe(12)
+        await self.platform.db.users.insert_one(
+            {
+                "_id": ObjectId(),
+                "tenant_id": tenant_id,
+                "username": username,
+                "name": f"Test {username}",
+                "roles": list(roles),
+                "password_hash": _cached_hash(password),
+                "disabled": False,
+                "created_at": dt.datetime.now(dt.UTC),
+                **fields,
+            }
+        )
+        return username, password
+
+    def client(self) -> ApiClient:
+        return ApiClient(self.url)
+
+    async def signed_in(self, roles=("officer",), tenant_id="t1") -> ApiClient:
+        """A client signed in as a new account with ``roles``."""
+        username, password = await self.create_user(roles, tenant_id)
+        client = self.client()
+        status, body = await client.post(
+            "/api/auth/login", {"username": username, "password": password}
+        )
+        assert status == 200, body
+        client.user = body["user"]
+        return client
+
+
+_hashes: dict[str, str] = {}
+
+
+def _cached_hash(password: str) -> str:
+    # Argon2 costs ~0.1 s by design; tests create many accounts.
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    return _hashes[password]
+
+
+@pytest.fixture
+async def live_server(platform):
+    app = make_app(platform)
+    server = tornado.httpserver.HTTPServer(
+        app, max_body_size=platform.config.server.max_body_bytes
+    )
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server.add_sockets(sockets)
+    live = LiveServer(platform, sockets[0].getsockname()[1])
+    await live.create_tenant("t1", T1_TERRITORY)
+    await live.create_tenant("t2", T2_TERRITORY)
+    try:
+        yield live
+    finally:
+        server.stop()
+        await server.close_all_connections()
+
+
+# -- unexpected error logs fail the test -------------------------------------
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+        self.allowed: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def unexpected(self) -> list[str]:
+        messages = [r.getMessage() for r in self.records]
+        return [m for m in messages if not any(a in m for a in self.allowed)]
+
+
+@pytest.fixture(autouse=True)
+def fail_on_error_logs():
+    collector = _ErrorCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        yield collector
+    finally:
+        root.removeHandler(collector)
+    unexpected = collector.unexpected()
+    if unexpected:
+        pytest.fail(f"unexpected error logs: {unexpected}")
+
+
+@pytest.fixture
+def expect_errors(fail_on_error_logs):
+    """Allow error logs containing any of the given fragments."""
+
+    def allow(*fragments: str) -> None:
+        fail_on_error_logs.allowed.extend(fragments)
+
+    return allow

@@ -1,0 +1,121 @@
+"""Test helpers: an HTTP client that behaves like a browser, and geometry."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+import orjson
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+
+def square(lon: float, lat: float, size: float) -> dict:
+    """A GeoJSON MultiPolygon: the square of ``size`` degrees at (lon, lat)."""
+    ring = [
+        [lon, lat],
+        [lon + size, lat],
+        [lon + size, lat + size],
+        [lon, lat + size],
+        [lon, lat],
+    ]
+    return {"type": "MultiPolygon", "coordinates": [[ring]]}
+
+
+class ApiClient:
+    """Keeps cookies and sends the XSRF header, as the PWA's api.js does."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.cookies: dict[str, str] = {}
+        self.user: dict | None = None
+        self.http = AsyncHTTPClient()
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _keep_cookies(self, response) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            cookie = SimpleCookie()
+            cookie.load(header)
+            for name, morsel in cookie.items():
+                if morsel["expires"] and "1970" in morsel["expires"]:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    async def request(self, method: str, path: str, body=None, headers=None, raw=None):
+        """Returns (status, parsed JSON or text, response)."""
+        if "_xsrf" not in self.cookies and method not in ("GET", "HEAD"):
+            await self.request("GET", "/api/terms")
+        all_headers = {"Cookie": self._cookie_header(), **(headers or {})}
+        if method not in ("GET", "HEAD") and "X-XSRFToken" not in all_headers:
+            all_headers["X-XSRFToken"] = self.cookies.get("_xsrf", "")
+        if body is not None:
+            raw = orjson.dumps(body)
+            all_headers["Content-Type"] = "application/json"
+        if raw is None and method in ("POST", "PUT", "PATCH"):
+            raw = b""
+        response = await self.http.fetch(
+            HTTPRequest(
+                self.base_url + path,
+                method=method,
+                headers=all_headers,
+                body=raw,
+                follow_redirects=False,
+            ),
+            raise_error=False,
+        )
+        self._keep_cookies(response)
+        return response.code, _decode(response), response
+
+    async def get(self, path: str, **kwargs):
+        status, data, _ = await self.request("GET", path, **kwargs)
+        return status, data
+
+    async def post(self, path: str, body=None, **kwargs):
+        status, data, _ = await self.request("POST", path, body=body, **kwargs)
+        return status, data
+
+    async def websocket(self, origin: str | None = None):
+        """A websocket to /ws carrying this client's cookies."""
+        url = self.base_url.replace("http://", "ws://") + "/ws"
+        request = HTTPRequest(
+            url,
+            headers={
+                "Cookie": self._cookie_header(),
+                "Origin": origin or self.base_url,
+            },
+        )
+        return Socket(await websocket_connect(request))
+
+
+class Socket:
+    """A websocket connection speaking the platform's JSON envelope."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    async def send(self, message: dict) -> None:
+        await self.connection.write_message(orjson.dumps(message).decode())
+
+    async def receive(self) -> dict | None:
+        raw = await self.connection.read_message()
+        return None if raw is None else orjson.loads(raw)
+
+    async def receive_type(self, kind: str) -> dict:
+        """The next message of type ``kind``, skipping others."""
+        while True:
+            message = await self.receive()
+            assert message is not None, f"socket closed while waiting for {kind}"
+            if message["type"] == kind:
+                return message
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _decode(response):
+    content_type = response.headers.get("Content-Type", "")
+    if response.body and content_type.startswith("application/json"):
+        return orjson.loads(response.body)
+    return response.body.decode("utf-8", "replace") if response.body else None
