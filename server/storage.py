@@ -41,19 +41,31 @@ def connect(uri: str, config: Config) -> AsyncMongoClient:
     )
 
 
+def _geo(field: str) -> IndexModel:
+    """A 2dsphere index on a GeoJSON field.
+
+    The index version is spelled out (3 is MongoDB's default since 3.2): a
+    server that stores it explicitly then sees the same spec on the next start
+    instead of a conflicting one, which SecantusDB otherwise reports.
+    """
+    return IndexModel(
+        [(field, GEOSPHERE)], name=f"{field}_geo", **{"2dsphereIndexVersion": 3}
+    )
+
+
 def _indexes(config: Config) -> dict[str, list[IndexModel]]:
     position_ttl = config.retention.position_history_days * 86400
     return {
-        "tenants": [IndexModel([("territory", GEOSPHERE)], name="territory_geo")],
+        "tenants": [_geo("territory")],
         "stations": [
             IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], unique=True),
-            IndexModel([("zone", GEOSPHERE)], name="zone_geo"),
-            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+            _geo("zone"),
+            _geo("location"),
         ],
         "users": [
             IndexModel([("username", ASCENDING)], unique=True),
             IndexModel([("tenant_id", ASCENDING), ("roles", ASCENDING)]),
-            IndexModel([("position", GEOSPHERE)], name="position_geo"),
+            _geo("position"),
         ],
         "sessions": [
             # Expired sessions are removed by MongoDB; lookups also check the
@@ -71,11 +83,11 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
                 [("at", ASCENDING)], expireAfterSeconds=position_ttl, name="at_ttl"
             ),
             IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING)]),
-            IndexModel([("position", GEOSPHERE)], name="position_geo"),
+            _geo("position"),
         ],
         "plates": [
             IndexModel([("tenant_id", ASCENDING)]),
-            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+            _geo("location"),
         ],
         "expert_applications": [
             IndexModel([("reference", ASCENDING)], unique=True),
@@ -83,11 +95,11 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
         ],
         "tasks": [
             IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)]),
-            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+            _geo("location"),
         ],
         "alarms": [
             IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
-            IndexModel([("location", GEOSPHERE)], name="location_geo"),
+            _geo("location"),
         ],
     }
 

@@ -14,6 +14,13 @@ class OpenAPIHandler(BaseHandler):
     """``GET /api/openapi.json``: generated from the live routing table."""
 
     access = {"GET": access.PUBLIC}
+    api = {
+        "get": openapi.op(
+            "This document",
+            tag="operations",
+            response=openapi.obj(("openapi", "paths"), openapi={"const": "3.1.0"}),
+        )
+    }
 
     async def prepare(self) -> None:
         pass  # Public and session-free.
