@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up everything the platform needs, idempotently:
+#   scripts/setup.sh          the platform (venv, Python packages, Leaflet)
+#   scripts/setup.sh --test   also what the tests need (test packages, Chromium)
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. A virtual environment (Debian's python3 needs python3-venv for it).
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  if ! python3 -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    apt_install python3-venv
+    python3 -m venv .venv
+  fi
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+
+# 2. Python packages, as pyproject.toml lists them.
+extras=()
+[ "$want_test" -eq 1 ] && extras=(test)
+mapfile -t packages < <(.venv/bin/python scripts/requirements.py "${extras[@]}")
+echo "==> installing ${#packages[@]} Python packages"
+.venv/bin/python -m pip install -q "${packages[@]}"
+
+# 3. Leaflet from npm (served by the platform itself, never from a CDN).
+if [ ! -f node_modules/leaflet/dist/leaflet-src.esm.js ]; then
+  echo "==> installing Leaflet from npm"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 4. For the tests: Debian's Chromium, driven by Playwright.
+if [ "$want_test" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing Chromium"
+  apt_install chromium
+fi
+echo "==> set-up complete"
