@@ -80,3 +80,8 @@ def test_markdown_reference_lists_every_setting():
     for section, items in config.SCHEMA.items():
         for key in items:
             assert f"`JINGDI_{section}_{key}`".upper() in table
+
+
+def test_the_example_file_is_valid_and_lists_the_defaults():
+    example = config.load(config.ROOT / "config" / "jingdi.example.toml", env={})
+    assert example.as_dict() == config.load(env={}).as_dict()
