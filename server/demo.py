@@ -584,10 +584,10 @@ def _applications(build: _Build, tenant_id: str, terms_version: str) -> None:
         submitted = build.now - timedelta(hours=6 * number)
         build.applications.append(
             _Upsert(
-                {"reference": f"EXP-2026-{number:04d}"},
+                {"reference": f"EXP-DEMO-{number:04d}"},
                 {
                     "tenant_id": tenant_id,
-                    "reference": f"EXP-2026-{number:04d}",
+                    "reference": f"EXP-DEMO-{number:04d}",
                     "name": build.names.next(),
                     "contact": {
                         "phone": build.phone(),
