@@ -41,6 +41,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "command.watch": frozenset({COMMANDER, ADMIN}),
     # Onboarding tenants; platform-wide operations.
     "platform.manage": frozenset({PLATFORM_ADMIN}),
+    # Citizens raise, follow, cancel and rate their own alarms.
+    "alarm.raise": frozenset({CITIZEN}),
+    # Officers claim, decline and report progress on alarms.
+    "alarm.claim": frozenset({OFFICER}),
+    # The officer's own duty, position and workload.
+    "officer.self": frozenset({OFFICER}),
+    # The command room dispatches, reassigns and closes alarms.
+    "alarm.command": frozenset({COMMANDER, ADMIN}),
+    # The live feed of open alarms (map layers, GeoJSON).
+    "alarms.feed": frozenset({OFFICER, COMMANDER, ADMIN}),
     # The staff views (pages): a role that cannot use a view is not sent it.
     "view.officer": frozenset({OFFICER}),
     "view.command": frozenset({COMMANDER, ADMIN}),

@@ -18,15 +18,24 @@ import tornado.web
 from pymongo import AsyncMongoClient
 from tornado.ioloop import PeriodicCallback
 
-from server import __version__, i18n, storage
+from server import __version__, access, i18n, storage
+from server.alarms import AlarmService
 from server.auth import AuthService, public_user
 from server.config import ROOT, Config
+from server.dispatch import Dispatcher
 from server.embedded import EmbeddedServer
+from server.handlers import alarms as alarm_handlers
 from server.handlers import auth as auth_handlers
-from server.handlers import health, meta, pages, route, tenants
+from server.handlers import field, health, meta, pages, route, tenants
 from server.handlers.base import NotFoundHandler
+from server.media import MediaStore
+from server.officers import FEED_S, OfficerService
+from server.ratelimit import AlarmRates
+from server.realtime import field as field_messages  # noqa: F401 - registers types
 from server.realtime.hub import Hub
+from server.realtime.presence import Presence
 from server.realtime.socket import RealtimeSocket
+from server.realtime.timers import Timers
 from server.tenants import TenantService
 
 log = logging.getLogger(__name__)
@@ -77,6 +86,19 @@ class Platform:
         rt = config.realtime
         self.hub = Hub(rt.retention_events, rt.retention_seconds)
         self.auth.listeners.append(self.hub.revoke_sessions)
+        self.presence = Presence()
+        self.timers = Timers()
+        self.media = MediaStore(self.db, config)
+        self.dispatcher = Dispatcher(
+            self.db, self.hub, self.presence, self.timers, self.media
+        )
+        self.alarms = AlarmService(
+            self.db, config, self.dispatcher, AlarmRates(self.db, config)
+        )
+        self.dispatcher.alarms = self.alarms
+        self.officers = OfficerService(
+            self.db, self.hub, self.presence, self.dispatcher
+        )
         self.i18n = i18n
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),
@@ -85,7 +107,7 @@ class Platform:
         )
         self.csp = content_security_policy(config)
         self._sw_source: str | None = None
-        self._housekeeping: PeriodicCallback | None = None
+        self._periodic: list[PeriodicCallback] = []
 
     @classmethod
     async def start(
@@ -95,9 +117,24 @@ class Platform:
         client = storage.connect(uri, config)
         platform = cls(config, client, embedded)
         await storage.ensure_indexes(platform.db, config)
-        platform._housekeeping = PeriodicCallback(platform._tidy, HOUSEKEEPING_MS)
-        platform._housekeeping.start()
+        await platform.dispatcher.rearm()
+        platform.officers.positions.start()
+        platform._periodic = [
+            PeriodicCallback(platform._tidy, HOUSEKEEPING_MS),
+            PeriodicCallback(platform.officers.publish_feed, FEED_S * 1000),
+        ]
+        for callback in platform._periodic:
+            callback.start()
         return platform
+
+    async def socket_opened(self, socket) -> None:
+        """A websocket was authenticated and opened."""
+        if access.OFFICER in socket.principal.roles:
+            await self.officers.connected(socket.principal)
+
+    def socket_closed(self, socket) -> None:
+        if access.OFFICER in socket.principal.roles:
+            self.officers.disconnected(socket.principal)
 
     def _tidy(self) -> None:
         self.hub.sweep()
@@ -105,8 +142,10 @@ class Platform:
             self.embedded.check()
 
     async def close(self) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.stop()
+        for callback in self._periodic:
+            callback.stop()
+        await self.timers.close()
+        await self.officers.positions.close()
         await self.client.close()
 
     async def health(self) -> dict[str, Any]:
@@ -209,6 +248,24 @@ def routes(config: Config) -> list:
         route("/api/officers/{user_id}", tenants.OfficerHandler),
         route("/api/users", tenants.UsersHandler),
         route("/api/users/{user_id}/disable", tenants.UserDisableHandler),
+        route("/api/service", alarm_handlers.ServiceHandler),
+        route("/api/plates/{code}", alarm_handlers.PlateHandler),
+        route("/api/alarms", alarm_handlers.AlarmsHandler),
+        route("/api/alarms.geojson", field.AlarmsGeoJSONHandler),
+        route("/api/alarms/{alarm_id}", alarm_handlers.AlarmReadHandler),
+        route("/api/alarms/{alarm_id}/photos/{photo_id}", alarm_handlers.PhotoHandler),
+        route("/api/alarms/{alarm_id}/claim", alarm_handlers.ClaimHandler),
+        route("/api/alarms/{alarm_id}/decline", alarm_handlers.DeclineHandler),
+        route("/api/alarms/{alarm_id}/progress", alarm_handlers.ProgressHandler),
+        route("/api/alarms/{alarm_id}/cancel", alarm_handlers.CancelHandler),
+        route("/api/alarms/{alarm_id}/rating", alarm_handlers.RatingHandler),
+        route("/api/alarms/{alarm_id}/dispatch", alarm_handlers.DispatchHandler),
+        route("/api/alarms/{alarm_id}/close", alarm_handlers.CloseHandler),
+        route("/api/alarms/{alarm_id}/suggestions", field.SuggestionsHandler),
+        route("/api/command/alarms", field.OpenAlarmsHandler),
+        route("/api/officer/state", field.OfficerStateHandler),
+        route("/api/officer/duty", field.DutyHandler),
+        route("/api/officer/position", field.PositionHandler),
         route("/ws", RealtimeSocket),
         route("/", pages.IndexPage),
         route("/citizen", pages.CitizenPage),

@@ -83,6 +83,15 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             int, 5, "Failed logins before an account name is locked."
         ),
         "login_lock_minutes": Setting(int, 15, "How long a lock lasts."),
+        "alarms_per_device_hour": Setting(
+            int, 5, "Alarms one citizen device may raise per hour."
+        ),
+        "alarms_per_address_hour": Setting(
+            int,
+            30,
+            "Alarms one client address may raise per hour (a shared Wi-Fi or "
+            "carrier NAT puts many phones behind one address).",
+        ),
         "terms_version": Setting(
             str, "2026-01", "Version of the citizen terms currently shown."
         ),
@@ -283,6 +292,8 @@ def _check(values: dict) -> None:
     for section, key in [
         ("security", "staff_idle_minutes"),
         ("security", "login_max_failures"),
+        ("security", "alarms_per_device_hour"),
+        ("security", "alarms_per_address_hour"),
         ("retention", "position_history_days"),
         ("realtime", "max_message_bytes"),
         ("realtime", "max_pending_frames"),

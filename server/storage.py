@@ -99,7 +99,22 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
         ],
         "alarms": [
             IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("status", ASCENDING)]),
             _geo("location"),
+            # A retried submission finds the first one: one alarm per key.
+            IndexModel(
+                [("citizen_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"idempotency_key": {"$type": "string"}},
+            ),
+            IndexModel([("citizen_id", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel([("client_ip", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel([("assignee.officer_id", ASCENDING), ("status", ASCENDING)]),
+        ],
+        "offers": [
+            IndexModel([("alarm_id", ASCENDING), ("outcome", ASCENDING)]),
+            IndexModel([("tenant_id", ASCENDING), ("sent_at", DESCENDING)]),
+            IndexModel([("officer_id", ASCENDING), ("sent_at", DESCENDING)]),
         ],
     }
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import tornado.httpserver
 import tornado.netutil
+from argon2 import PasswordHasher
 from bson import ObjectId
 
 from server import config as config_module
 from server.app import Platform, make_app
 from server.embedded import EmbeddedServer
-from server.passwords import hash_password
 from tests.helpers import ApiClient, square
 
 TEST_MONGO_URI = os.environ.get("JINGDI_TEST_MONGO_URI", "")
@@ -145,14 +145,14 @@ class LiveServer:
         return client
 
 
-_hashes: dict[str, str] = {}
+# Test accounts get Argon2id hashes with small costs: verifying reads the costs
+# from the stored hash, so logins stay real but take milliseconds instead of
+# the ~0.1 s (and 64 MiB) that production hashes cost by design.
+_cheap_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _cached_hash(password: str) -> str:
-    # Argon2 costs ~0.1 s by design; tests create many accounts.
-    if password not in _hashes:
-        _hashes[password] = hash_password(password)
-    return _hashes[password]
+    return _cheap_hasher.hash(password)
 
 
 @pytest.fixture

@@ -1,0 +1,409 @@
+"""Dispatch: offering alarms to nearby officers and telling everyone what changed.
+
+`Dispatcher` is the alarm service's notifier. On a new alarm it runs offer
+rounds: connected on-duty officers with a fresh position within the round's
+radius are found in memory (`Presence`), recorded on the alarm (so that only
+they may claim), and sent the offer over their websocket at once; then, off
+the hot path, officers who are not connected are found in the database by
+their last known position and get a stored offer they see when they open the
+app. Each round widens the radius until the tenant's maximum; the alarm's
+escalation deadline is armed as a timer and re-armed from the database after
+a restart.
+
+Every offer is recorded in ``offers`` with when it was sent, delivered, seen,
+declined and how it ended, so that the assessment board can tell a bad
+connection from an offer that was seen and let pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from pymongo import InsertOne, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server import alarm_views, alarms
+from server.alarms import settings_of
+from server.geo import EARTH_RADIUS_M, distance_m
+from server.realtime.hub import Hub
+from server.realtime.presence import Presence
+from server.realtime.timers import Timers
+from server.storage import object_id
+
+log = logging.getLogger(__name__)
+
+# Each round gives the offered officers this long before the search widens:
+# ride-hailing apps give a driver 10-15 s to accept an order.
+ROUND_S = 15
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _summary(alarm: dict) -> dict:
+    """An alarm as the command room's live map shows it."""
+    return alarm_views.staff_view(alarm)
+
+
+class Dispatcher:
+    """Offers, deadlines and notifications around the alarm life cycle."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        hub: Hub,
+        presence: Presence,
+        timers: Timers,
+        media,
+    ):
+        self.db = db
+        self.hub = hub
+        self.presence = presence
+        self.timers = timers
+        self.media = media
+        self.alarms: alarms.AlarmService | None = None  # set by the platform
+
+    # -- offers ------------------------------------------------------------
+
+    async def alarm_raised(self, alarm: dict) -> None:
+        self._publish_status(alarm)
+        self.hub.publish(f"command:{alarm['tenant_id']}", "alarm.new", _summary(alarm))
+        await self.offer_round(alarm["_id"])
+        self._arm_escalation(alarm["_id"], alarm["deadline_at"])
+
+    async def offer_round(self, alarm_id) -> int:
+        """Offer the alarm to officers in the next radius; returns how many."""
+        started = time.monotonic()
+        alarm = await self.db.alarms.find_one({"_id": alarm_id})
+        if alarm is None or alarm["status"] != alarms.OFFERING:
+            return 0
+        tenant = await self.db.tenants.find_one({"_id": alarm["tenant_id"]})
+        settings = settings_of(tenant or {})
+        lon, lat = alarm["location"]["coordinates"]
+        already = set(alarm.get("offered", []))
+        round_no, radius, found = alarm["offer"]["round"], 0, []
+        while not found:
+            round_no += 1
+            radius = min(
+                settings["offer_radius_m"]
+                + settings["offer_radius_step_m"] * (round_no - 1),
+                settings["offer_radius_max_m"],
+            )
+            found = [
+                (distance, state)
+                for distance, state in self.presence.nearby(
+                    alarm["tenant_id"],
+                    lon,
+                    lat,
+                    radius,
+                    settings["position_max_age_s"],
+                    now(),
+                )
+                if state.id not in already
+            ]
+            if radius >= settings["offer_radius_max_m"]:
+                break
+        more = radius < settings["offer_radius_max_m"]
+        next_at = now() + dt.timedelta(seconds=ROUND_S) if more else None
+        ids = [state.id for _, state in found]
+        alarm = await self._record_round(alarm, ids, round_no, radius, next_at)
+        if alarm is None:
+            return 0  # claimed or cancelled meanwhile
+        for distance, state in found:
+            self.hub.publish(
+                f"user:{state.id}", "offer.new", alarm_views.offer_view(alarm, distance)
+            )
+        log.info(
+            "alarm %s round %d radius %dm: offered to %d connected officers in %.1fms",
+            alarm_id,
+            round_no,
+            radius,
+            len(found),
+            1000 * (time.monotonic() - started),
+        )
+        stored = await self._offer_to_absent(
+            alarm, radius, settings, already | set(ids)
+        )
+        await self._store_offers(alarm, found, "websocket", round_no)
+        await self._store_offers(alarm, stored, "stored", round_no)
+        self._publish_status(alarm)
+        if next_at is not None:
+            self.timers.arm(
+                f"round:{alarm_id}", next_at, lambda: self.offer_round(alarm_id)
+            )
+        return len(found) + len(stored)
+
+    async def _record_round(self, alarm, ids, round_no, radius, next_at):
+        update = {
+            "$addToSet": {"offered": {"$each": ids}},
+            "$set": {"offer": {"round": round_no, "radius_m": radius}},
+        }
+        if next_at is not None:
+            update["$set"]["next_round_at"] = next_at
+        return await self.db.alarms.find_one_and_update(
+            {"_id": alarm["_id"], "status": alarms.OFFERING},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def _offer_to_absent(self, alarm, radius, settings, exclude: set) -> list:
+        """Officers not connected, found by their last known position."""
+        lon, lat = alarm["location"]["coordinates"]
+        fresh = now() - dt.timedelta(seconds=settings["position_max_age_s"])
+        cursor = self.db.users.find(
+            {
+                "tenant_id": alarm["tenant_id"],
+                "roles": "officer",
+                "duty": "on",
+                "disabled": {"$ne": True},
+                "position_at": {"$gte": fresh},
+                "position": {
+                    "$geoWithin": {
+                        "$centerSphere": [[lon, lat], radius / EARTH_RADIUS_M]
+                    }
+                },
+            },
+            {"position": 1, "station_id": 1},
+        )
+        absent = []
+        async for user in cursor:
+            officer_id = str(user["_id"])
+            if officer_id in exclude or self.presence.is_connected(officer_id):
+                continue
+            olon, olat = user["position"]["coordinates"]
+            absent.append((distance_m(lon, lat, olon, olat), _Absent(officer_id, user)))
+        if absent:
+            await self.db.alarms.update_one(
+                {"_id": alarm["_id"], "status": alarms.OFFERING},
+                {"$addToSet": {"offered": {"$each": [a.id for _, a in absent]}}},
+            )
+        return absent
+
+    async def _store_offers(self, alarm, offered: list, channel: str, round_no) -> None:
+        if not offered:
+            return
+        sent = now()
+        await self.db.offers.bulk_write(
+            [
+                InsertOne(
+                    {
+                        "_id": f"{alarm['_id']}:{state.id}",
+                        "tenant_id": alarm["tenant_id"],
+                        "alarm_id": alarm["_id"],
+                        "officer_id": state.id,
+                        "station_id": state.station_id,
+                        "round": round_no,
+                        "distance_m": round(distance),
+                        "channel": channel,
+                        "sent_at": sent,
+                        "delivered_at": None,
+                        "seen_at": None,
+                        "outcome": "open",
+                    }
+                )
+                for distance, state in offered
+            ],
+            ordered=False,
+        )
+
+    async def offer_seen(self, officer_id: str, alarm_id: str, seen: bool) -> None:
+        """The officer's device confirms it received (and showed) an offer."""
+        key = f"{object_id(alarm_id)}:{officer_id}"
+        at = now()
+        updates = [
+            UpdateOne(
+                {"_id": key, "delivered_at": None}, {"$set": {"delivered_at": at}}
+            )
+        ]
+        if seen:
+            updates.append(
+                UpdateOne({"_id": key, "seen_at": None}, {"$set": {"seen_at": at}})
+            )
+        await self.db.offers.bulk_write(updates, ordered=True)
+
+    async def offer_declined(self, alarm: dict, officer, reason: str) -> None:
+        at = now()
+        await self.db.offers.update_one(
+            {"_id": f"{alarm['_id']}:{officer.id}"},
+            {
+                "$set": {
+                    "declined_at": at,
+                    "decline_reason": reason,
+                    "outcome": "declined",
+                },
+                "$min": {"seen_at": at, "delivered_at": at},
+            },
+        )
+        log.info("offer of alarm %s declined by officer %s", alarm["_id"], officer.id)
+
+    # -- deadlines -----------------------------------------------------------
+
+    def _arm_escalation(self, alarm_id, deadline: dt.datetime) -> None:
+        async def escalate() -> None:
+            await self.alarms.escalate(alarm_id)
+
+        self.timers.arm(f"escalate:{alarm_id}", deadline, escalate)
+
+    def _disarm(self, alarm_id) -> None:
+        self.timers.cancel(f"escalate:{alarm_id}")
+        self.timers.cancel(f"round:{alarm_id}")
+
+    async def rearm(self) -> int:
+        """Arm the deadlines of every alarm still offering (after a start)."""
+        count = 0
+        cursor = self.db.alarms.find(
+            {"status": alarms.OFFERING},
+            {"deadline_at": 1, "next_round_at": 1},
+        )
+        async for alarm in cursor:
+            alarm_id = alarm["_id"]
+            self._arm_escalation(alarm_id, alarm["deadline_at"])
+            if alarm.get("next_round_at"):
+                self.timers.arm(
+                    f"round:{alarm_id}",
+                    alarm["next_round_at"],
+                    lambda alarm_id=alarm_id: self.offer_round(alarm_id),
+                )
+            count += 1
+        log.info("re-armed deadlines of %d offering alarms", count)
+        return count
+
+    # -- changes -------------------------------------------------------------
+
+    async def alarm_assigned(self, alarm: dict, previous: dict | None) -> None:
+        """A claim or a dispatch gave the alarm an officer."""
+        self._disarm(alarm["_id"])
+        winner = alarm["assignee"]["officer_id"]
+        for officer_id in alarm.get("offered", []):
+            if officer_id != winner:
+                self.hub.publish(
+                    f"user:{officer_id}",
+                    "offer.taken",
+                    {"alarm_id": str(alarm["_id"])},
+                )
+        if previous and previous.get("officer_id") != winner:
+            await self._release(previous["officer_id"], alarm)
+        await self._set_duty(winner, "busy", alarm)
+        self.hub.publish(
+            f"user:{winner}", "alarm.assigned", alarm_views.staff_view(alarm)
+        )
+        await self._settle_offers(alarm, winner)
+        self._changed(alarm)
+
+    async def alarm_escalated(self, alarm: dict) -> None:
+        self._disarm(alarm["_id"])
+        for officer_id in alarm.get("offered", []):
+            self.hub.publish(
+                f"user:{officer_id}", "offer.expired", {"alarm_id": str(alarm["_id"])}
+            )
+        await self._settle_offers(alarm, None)
+        self.hub.publish(
+            f"command:{alarm['tenant_id']}", "alarm.escalated", _summary(alarm)
+        )
+        self._publish_status(alarm)
+
+    async def alarm_changed(self, alarm: dict) -> None:
+        """Progress, cancellation, closing or rating."""
+        status = alarm["status"]
+        if status not in alarms.ACTIVE:
+            self._disarm(alarm["_id"])
+            assignee = alarm.get("assignee")
+            if assignee:
+                await self._release(assignee["officer_id"], alarm)
+            if status == alarms.CANCELLED and not assignee:
+                for officer_id in alarm.get("offered", []):
+                    self.hub.publish(
+                        f"user:{officer_id}",
+                        "offer.cancelled",
+                        {"alarm_id": str(alarm["_id"])},
+                    )
+                await self._settle_offers(alarm, None, outcome="cancelled")
+        self._changed(alarm)
+
+    def _changed(self, alarm: dict) -> None:
+        self._publish_status(alarm)
+        self.hub.publish(
+            f"command:{alarm['tenant_id']}", "alarm.updated", _summary(alarm)
+        )
+        assignee = alarm.get("assignee")
+        if assignee:
+            self.hub.publish(
+                f"user:{assignee['officer_id']}",
+                "alarm.updated",
+                alarm_views.staff_view(alarm),
+            )
+
+    def _publish_status(self, alarm: dict) -> None:
+        position = None
+        assignee = alarm.get("assignee")
+        if assignee and alarm["status"] in alarms.TRACKED:
+            state = self.presence.officers.get(assignee["officer_id"])
+            if state is not None and state.lon is not None:
+                position = alarm_views.tracking(alarm, state.lon, state.lat, state.at)
+        self.hub.publish(
+            f"alarm:{alarm['_id']}",
+            "alarm.status",
+            alarm_views.citizen_view(alarm, position),
+        )
+
+    async def _settle_offers(self, alarm, winner, outcome="expired") -> None:
+        alarm_id = alarm["_id"]
+        if winner is not None:
+            await self.db.offers.update_one(
+                {"_id": f"{alarm_id}:{winner}"}, {"$set": {"outcome": "claimed"}}
+            )
+            outcome = "lost"
+        await self.db.offers.update_many(
+            {"alarm_id": alarm_id, "outcome": "open"}, {"$set": {"outcome": outcome}}
+        )
+
+    async def _set_duty(self, officer_id: str, duty: str, alarm: dict) -> None:
+        await self.db.users.update_one(
+            {"_id": object_id(officer_id)}, {"$set": {"duty": duty}}
+        )
+        self.presence.set_duty(officer_id, duty)
+        self.presence.assign(officer_id, str(alarm["_id"]), alarm["location"])
+
+    async def _release(self, officer_id: str, alarm: dict) -> None:
+        """The officer is free again (resolved, cancelled, reassigned)."""
+        await self.db.users.update_one(
+            {"_id": object_id(officer_id), "duty": "busy"}, {"$set": {"duty": "on"}}
+        )
+        state = self.presence.officers.get(officer_id)
+        if state is not None and state.alarm_id == str(alarm["_id"]):
+            self.presence.assign(officer_id, None, None)
+            if state.duty == "busy":
+                state.duty = "on"
+        if alarm.get("assignee", {}).get("officer_id") != officer_id:
+            self.hub.publish(
+                f"user:{officer_id}",
+                "alarm.unassigned",
+                {"alarm_id": str(alarm["_id"])},
+            )
+
+    # -- positions -----------------------------------------------------------
+
+    def officer_moved(self, state) -> None:
+        """Forward an assigned officer's position to the citizen's map."""
+        if state.alarm_id is None or state.scene is None:
+            return
+        self.hub.publish(
+            f"alarm:{state.alarm_id}",
+            "officer.position",
+            alarm_views.tracking(
+                {"location": state.scene}, state.lon, state.lat, state.at
+            ),
+        )
+
+
+class _Absent:
+    """An officer found in the database rather than in presence."""
+
+    __slots__ = ("id", "station_id")
+
+    def __init__(self, officer_id: str, user: dict):
+        self.id = officer_id
+        self.station_id = user.get("station_id")

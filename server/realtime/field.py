@@ -1,0 +1,51 @@
+"""Websocket messages and topics of the field: officers' positions and offers.
+
+Client messages (each needs the officer role):
+
+- ``position``: ``{lon, lat, accuracy?}``, every few seconds while on duty;
+- ``duty``: ``{duty}`` with ``on``, ``busy`` or ``off``;
+- ``offer.ack``: ``{alarm_id, seen}``, sent when an offer arrives (``seen``
+  false) and when it is on screen (``seen`` true), for the assessment board.
+
+Topic ``alarm:<id>``: the alarm's status and its officer's position, for the
+citizen who raised it, its officer and the tenant's command room.
+"""
+
+from __future__ import annotations
+
+from server.alarms import may_see
+from server.errors import DomainError, Invalid
+from server.realtime.socket import RealtimeSocket, message_type
+from server.realtime.topics import topic_kind
+
+
+@message_type("position", "officer.self")
+async def _position(socket: RealtimeSocket, message: dict) -> None:
+    # No answer on success: positions are frequent and fire-and-forget.
+    await socket.platform.officers.report_position(socket.principal, message)
+
+
+@message_type("duty", "officer.self")
+async def _duty(socket: RealtimeSocket, message: dict) -> None:
+    officers = socket.platform.officers
+    duty = await officers.set_duty(socket.principal, message.get("duty"))
+    socket.send({"type": "duty", "id": message.get("id"), "duty": duty})
+
+
+@message_type("offer.ack", "alarm.claim")
+async def _offer_ack(socket: RealtimeSocket, message: dict) -> None:
+    alarm_id = message.get("alarm_id")
+    if not isinstance(alarm_id, str):
+        raise Invalid("offer.ack needs an alarm_id.", "bad_message")
+    await socket.platform.dispatcher.offer_seen(
+        socket.principal.id, alarm_id, message.get("seen") is True
+    )
+
+
+@topic_kind("alarm")
+async def _alarm(platform, principal, alarm_id: str) -> bool:
+    try:
+        alarm = await platform.alarms.get(alarm_id)
+    except DomainError:
+        return False
+    return may_see(principal, alarm)

@@ -1,0 +1,269 @@
+"""Presence: which officers are connected, their duty and last position.
+
+This is the hot path of dispatch. Matching an alarm to nearby officers must
+not be a database query over every officer (the embedded store scans every
+document for a geo query), so connected officers are kept here in a grid of
+cells about a kilometre wide, and `nearby` only looks at the cells a search
+circle touches. The database stays the durable record: positions are written
+to it in batches by `PositionWriter`, and officers who are not connected are
+found there by their last known position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+
+from pymongo import InsertOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server.geo import distance_m
+from server.storage import object_id
+
+log = logging.getLogger(__name__)
+
+# 0.01 degree of latitude is 1.1 km: a 2 km search touches about 5 x 5 cells,
+# few enough to walk and small enough that each holds a handful of officers.
+CELL_DEG = 0.01
+DUTIES = ("on", "busy", "off")
+
+
+class OfficerState:
+    """One connected officer as dispatch sees them."""
+
+    __slots__ = (
+        "alarm_id",
+        "at",
+        "cell",
+        "duty",
+        "id",
+        "lat",
+        "lon",
+        "name",
+        "scene",
+        "sockets",
+        "station_id",
+        "tenant_id",
+    )
+
+    def __init__(self, user: dict):
+        self.id = str(user["_id"])
+        self.tenant_id = user.get("tenant_id")
+        self.name = user.get("name", "")
+        self.station_id = user.get("station_id")
+        self.duty = user.get("duty", "off")
+        coords = (user.get("position") or {}).get("coordinates")
+        self.lon, self.lat = coords if coords else (None, None)
+        self.at: dt.datetime | None = user.get("position_at") if coords else None
+        self.cell: tuple | None = None
+        self.sockets = 0
+        # The alarm this officer is assigned to, whose citizen sees them move.
+        self.alarm_id: str | None = None
+        self.scene: dict | None = None
+
+    def age_s(self, now: dt.datetime) -> float | None:
+        return None if self.at is None else (now - self.at).total_seconds()
+
+
+def _cell(tenant_id: str, lon: float, lat: float) -> tuple[str, int, int]:
+    return (tenant_id, math.floor(lon / CELL_DEG), math.floor(lat / CELL_DEG))
+
+
+def _cells_between(low: float, high: float) -> range:
+    return range(math.floor(low / CELL_DEG), math.floor(high / CELL_DEG) + 1)
+
+
+class Presence:
+    """Connected officers, indexed by tenant and grid cell."""
+
+    def __init__(self):
+        self.officers: dict[str, OfficerState] = {}
+        self.cells: dict[tuple, set[str]] = {}
+
+    def connect(self, user: dict) -> OfficerState:
+        """Count one more socket of this officer; returns their state."""
+        state = self.officers.get(str(user["_id"]))
+        if state is None:
+            state = OfficerState(user)
+            self.officers[state.id] = state
+            self._place(state)
+        state.sockets += 1
+        return state
+
+    def disconnect(self, officer_id: str) -> None:
+        """One socket fewer; the officer leaves presence with their last one."""
+        state = self.officers.get(officer_id)
+        if state is None:
+            return
+        state.sockets -= 1
+        if state.sockets <= 0:
+            self._unplace(state)
+            del self.officers[officer_id]
+
+    def is_connected(self, officer_id: str) -> bool:
+        return officer_id in self.officers
+
+    def move(self, officer_id: str, lon: float, lat: float, at: dt.datetime) -> None:
+        state = self.officers.get(officer_id)
+        if state is None:
+            return
+        state.lon, state.lat, state.at = lon, lat, at
+        cell = _cell(state.tenant_id, lon, lat)
+        if cell != state.cell:
+            self._unplace(state)
+            self._place(state)
+
+    def set_duty(self, officer_id: str, duty: str) -> None:
+        state = self.officers.get(officer_id)
+        if state is not None:
+            state.duty = duty
+
+    def assign(self, officer_id: str, alarm_id: str | None, scene: dict | None):
+        """Note the alarm (and its location) an officer is handling, or none."""
+        state = self.officers.get(officer_id)
+        if state is not None:
+            state.alarm_id, state.scene = alarm_id, scene
+
+    def _place(self, state: OfficerState) -> None:
+        if state.lon is None or state.tenant_id is None:
+            return
+        state.cell = _cell(state.tenant_id, state.lon, state.lat)
+        self.cells.setdefault(state.cell, set()).add(state.id)
+
+    def _unplace(self, state: OfficerState) -> None:
+        if state.cell is None:
+            return
+        members = self.cells.get(state.cell)
+        if members is not None:
+            members.discard(state.id)
+            if not members:
+                del self.cells[state.cell]
+        state.cell = None
+
+    def nearby(
+        self,
+        tenant_id: str,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        max_age_s: float,
+        now: dt.datetime,
+        duty: str = "on",
+    ) -> list[tuple[float, OfficerState]]:
+        """Connected officers with ``duty`` and a fresh position, nearest first."""
+        dlat = radius_m / 111_000 + CELL_DEG
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        x0, x1 = (
+            math.floor((lon - dlon) / CELL_DEG),
+            math.floor((lon + dlon) / CELL_DEG),
+        )
+        y0, y1 = (
+            math.floor((lat - dlat) / CELL_DEG),
+            math.floor((lat + dlat) / CELL_DEG),
+        )
+        found = []
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                for officer_id in self.cells.get((tenant_id, x, y), ()):
+                    state = self.officers[officer_id]
+                    if state.duty != duty:
+                        continue
+                    age = state.age_s(now)
+                    if age is None or age > max_age_s:
+                        continue
+                    distance = distance_m(lon, lat, state.lon, state.lat)
+                    if distance <= radius_m:
+                        found.append((distance, state))
+        found.sort(key=lambda pair: pair[0])
+        return found
+
+
+class PositionWriter:
+    """Writes officers' positions to MongoDB in batches, not one per message.
+
+    Only the latest position per officer goes to ``users``; every received
+    position goes to ``position_history`` (kept for the retention period).
+    """
+
+    # Positions arrive every few seconds per officer; flushing every 2 s keeps
+    # the stored last position at most that stale while turning thousands of
+    # messages into one bulk write per collection.
+    FLUSH_S = 2.0
+    # While the database is down, history waits in memory up to this many
+    # positions (about ten minutes of 1,000 officers at one every 4 s); older
+    # ones are dropped first, since the latest position matters most.
+    MAX_BACKLOG = 150_000
+
+    def __init__(self, db: AsyncDatabase):
+        self.db = db
+        self.latest: dict[str, tuple] = {}
+        self.history: list[dict] = []
+        self._task: asyncio.Task | None = None
+
+    def add(self, state: OfficerState, accuracy: float | None) -> None:
+        point = {"type": "Point", "coordinates": [state.lon, state.lat]}
+        self.latest[state.id] = (point, state.at)
+        self.history.append(
+            {
+                "tenant_id": state.tenant_id,
+                "user_id": state.id,
+                "position": point,
+                "accuracy_m": accuracy,
+                "at": state.at,
+            }
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.FLUSH_S)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("position flush failed; will retry")
+
+    async def flush(self) -> int:
+        """Write what has accumulated; returns the number of positions."""
+        if not self.latest and not self.history:
+            return 0
+        latest, history = self.latest, self.history
+        self.latest, self.history = {}, []
+        started = time.monotonic()
+        updates = [
+            UpdateOne(
+                {"_id": object_id(uid)},
+                {"$set": {"position": point, "position_at": at}},
+            )
+            for uid, (point, at) in latest.items()
+        ]
+        try:
+            await self.db.users.bulk_write(updates, ordered=False)
+            await self.db.position_history.bulk_write(
+                [InsertOne(doc) for doc in history], ordered=False
+            )
+        except Exception:
+            # Keep what failed for the next attempt, newest positions winning.
+            for uid, value in latest.items():
+                self.latest.setdefault(uid, value)
+            self.history = (history + self.history)[-self.MAX_BACKLOG :]
+            raise
+        log.debug(
+            "stored %d positions of %d officers in %.3fs",
+            len(history),
+            len(latest),
+            time.monotonic() - started,
+        )
+        return len(history)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("could not store the last positions at shutdown")

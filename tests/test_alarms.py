@@ -1,0 +1,355 @@
+"""The alarm life cycle over HTTP and the websocket: raise, offer, claim, finish."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from tests.helpers import ApiClient, Socket
+
+# Inside tenant t1's territory (see conftest: the square from 118.78, 32.06).
+SCENE = (118.79, 32.07)
+ALL_DAY = {"start": "00:00", "end": "24:00"}
+
+
+async def open_all_day(live_server, tenant_id="t1", **settings) -> None:
+    await live_server.platform.db.tenants.update_one(
+        {"_id": tenant_id},
+        {"$set": {"settings": {"service_hours": ALL_DAY, **settings}}},
+    )
+
+
+async def citizen(live_server) -> ApiClient:
+    client = live_server.client()
+    _, terms = await client.get("/api/terms")
+    status, body = await client.post(
+        "/api/citizen/session",
+        {"accept_terms": True, "terms_version": terms["version"]},
+    )
+    assert status == 200, body
+    client.user = body["user"]
+    return client
+
+
+async def officer_online(live_server, lon, lat, tenant_id="t1"):
+    """An on-duty officer with an open socket and a fresh position."""
+    client = await live_server.signed_in(["officer"], tenant_id)
+    await client.post("/api/officer/duty", {"duty": "on"})
+    socket = await client.websocket()
+    await socket.receive_type("welcome")
+    await socket.send(
+        {"type": "subscribe", "id": 1, "topic": f"user:{client.user['id']}"}
+    )
+    await socket.receive_type("subscribed")
+    await socket.send({"type": "position", "lon": lon, "lat": lat, "accuracy": 10})
+    # A ping round trip proves the position message was handled before it.
+    await socket.send({"type": "ping", "id": "p"})
+    await socket.receive_type("pong")
+    return client, socket
+
+
+async def raise_alarm(client: ApiClient, **fields) -> tuple[int, dict]:
+    body = {"category": "noise", "lon": SCENE[0], "lat": SCENE[1], **fields}
+    return await client.post("/api/alarms", body)
+
+
+async def next_event(socket: Socket, event: str) -> dict:
+    """The payload of the next event named ``event`` (10 s at most)."""
+    async with asyncio.timeout(10):
+        while True:
+            message = await socket.receive_type("event")
+            if message["event"] == event:
+                return message["payload"]
+
+
+async def test_nearby_officers_get_the_offer_and_the_first_claim_wins(live_server):
+    await open_all_day(live_server)
+    (near, near_ws), (far, far_ws) = [
+        await officer_online(live_server, 118.791, 32.071),
+        await officer_online(live_server, 118.795, 32.072),
+    ]
+    (outside, outside_ws) = await officer_online(live_server, 118.60, 32.07)
+    person = await citizen(live_server)
+    status, body = await raise_alarm(person, description="Loud music all night")
+    assert status == 201, body
+    alarm_id = body["alarm"]["id"]
+    offer = await next_event(near_ws, "offer.new")
+    assert offer["alarm_id"] == alarm_id and 0 < offer["distance_m"] < 300
+    assert (await next_event(far_ws, "offer.new"))["alarm_id"] == alarm_id
+    status, won = await near.post(f"/api/alarms/{alarm_id}/claim")
+    assert status == 200 and won["alarm"]["assignee"]["officer_id"] == near.user["id"]
+    status, lost = await far.post(f"/api/alarms/{alarm_id}/claim")
+    assert (status, lost["reason"]) == (409, "taken")
+    assert (await next_event(far_ws, "offer.taken"))["alarm_id"] == alarm_id
+    # The officer 18 km away was never offered it and may not claim it.
+    status, body = await outside.post(f"/api/alarms/{alarm_id}/claim")
+    assert (status, body["reason"]) == (403, "not_offered")
+    _, seen = await person.get(f"/api/alarms/{alarm_id}")
+    assert seen["alarm"]["status"] == "assigned"
+    assert seen["alarm"]["officer"]["name"] == won["alarm"]["assignee"]["name"]
+    for socket in (near_ws, far_ws, outside_ws):
+        socket.close()
+
+
+async def test_fifty_concurrent_claims_have_exactly_one_winner(live_server):
+    await open_all_day(live_server)
+    officers = [
+        await officer_online(live_server, 118.79 + i * 0.0002, 32.071)
+        for i in range(50)
+    ]
+    status, body = await raise_alarm(await citizen(live_server))
+    assert status == 201
+    alarm_id = body["alarm"]["id"]
+    stored = await live_server.platform.db.alarms.find_one({})
+    assert len(stored["offered"]) == 50
+    answers = await asyncio.gather(
+        *(c.post(f"/api/alarms/{alarm_id}/claim") for c, _ in officers)
+    )
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [409] * 49
+    assert {b["reason"] for s, b in answers if s == 409} == {"taken"}
+    stored = await live_server.platform.db.alarms.find_one({})
+    assigned = [h for h in stored["history"] if h["status"] == "assigned"]
+    assert len(assigned) == 1
+    winner = next(b for s, b in answers if s == 200)["alarm"]["assignee"]
+    assert stored["assignee"]["officer_id"] == winner["officer_id"]
+    for _, socket in officers:
+        socket.close()
+
+
+async def test_the_citizen_follows_the_officer_to_the_scene(live_server):
+    await open_all_day(live_server)
+    officer, officer_ws = await officer_online(live_server, 118.80, 32.075)
+    person = await citizen(live_server)
+    _, body = await raise_alarm(person)
+    alarm_id = body["alarm"]["id"]
+    watch = await person.websocket()
+    await watch.send({"type": "subscribe", "id": 1, "topic": f"alarm:{alarm_id}"})
+    await watch.receive_type("subscribed")
+    await officer.post(f"/api/alarms/{alarm_id}/claim")
+    status = await next_event(watch, "alarm.status")
+    while status["status"] != "assigned":
+        status = await next_event(watch, "alarm.status")
+    first = status["officer"]["distance_m"]
+    await officer.post(f"/api/alarms/{alarm_id}/progress", {"status": "en_route"})
+    await officer_ws.send({"type": "position", "lon": 118.795, "lat": 32.072})
+    moved = await next_event(watch, "officer.position")
+    assert moved["distance_m"] < first and moved["eta_s"] > 0
+    await officer.post(f"/api/alarms/{alarm_id}/progress", {"status": "arrived"})
+    status, body = await person.post(f"/api/alarms/{alarm_id}/cancel")
+    assert (status, body["reason"]) == (409, "bad_transition")
+    status, body = await officer.post(
+        f"/api/alarms/{alarm_id}/progress", {"status": "resolved"}
+    )
+    assert (status, body["reason"]) == (400, "note_required")
+    status, _ = await officer.post(
+        f"/api/alarms/{alarm_id}/progress",
+        {"status": "resolved", "note": "Asked the neighbour to turn it down"},
+    )
+    assert status == 200
+    status, body = await person.post(
+        f"/api/alarms/{alarm_id}/rating", {"stars": 5, "comment": "Fast"}
+    )
+    assert status == 200 and body["alarm"]["rating"]["stars"] == 5
+    status, body = await person.post(f"/api/alarms/{alarm_id}/rating", {"stars": 1})
+    assert (status, body["reason"]) == (409, "already_rated")
+    _, body = await person.get(f"/api/alarms/{alarm_id}")
+    events = [e["event"] for e in body["alarm"]["timeline"]]
+    assert events == ["sent", "claimed", "on_the_way", "arrived", "resolved"]
+    duty = (await officer.get("/api/officer/state"))[1]["duty"]
+    assert duty == "on"  # free again after resolving
+    watch.close()
+    officer_ws.close()
+
+
+async def test_an_unclaimed_alarm_goes_to_the_command_room_with_its_station(
+    live_server,
+):
+    await open_all_day(live_server, claim_window_s=1)
+    db = live_server.platform.db
+    await db.stations.insert_one(
+        {
+            "_id": "t1-lake",
+            "tenant_id": "t1",
+            "name": "Lake station",
+            "zone": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [118.78, 32.06],
+                        [118.80, 32.06],
+                        [118.80, 32.08],
+                        [118.78, 32.08],
+                        [118.78, 32.06],
+                    ]
+                ],
+            },
+        }
+    )
+    commander = await live_server.signed_in(["commander"], "t1")
+    feed = await commander.websocket()
+    await feed.send({"type": "subscribe", "id": 1, "topic": "command:t1"})
+    await feed.receive_type("subscribed")
+    _, body = await raise_alarm(await citizen(live_server))
+    escalated = await next_event(feed, "alarm.escalated")
+    assert escalated["id"] == body["alarm"]["id"]
+    assert escalated["suggested_station"] == {"id": "t1-lake", "name": "Lake station"}
+    officer, officer_ws = await officer_online(live_server, 118.79, 32.07)
+    _, suggested = await commander.get(f"/api/alarms/{escalated['id']}/suggestions")
+    assert suggested["officers"][0]["id"] == officer.user["id"]
+    status, _ = await commander.post(
+        f"/api/alarms/{escalated['id']}/dispatch", {"officer_id": officer.user["id"]}
+    )
+    assert status == 200
+    told = await next_event(officer_ws, "alarm.assigned")
+    assert told["id"] == escalated["id"] and told["assignee"]["via"] == "dispatch"
+    feed.close()
+    officer_ws.close()
+
+
+async def test_escalation_deadlines_survive_a_restart(live_server, config):
+    from server.app import Platform
+
+    await open_all_day(live_server, claim_window_s=2)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = body["alarm"]["id"]
+    # The platform goes down during the claim window ...
+    await live_server.platform.timers.close()
+    # ... and a new one starts on the same database.
+    restarted = await Platform.start(config, config.database.uri)
+    try:
+        from bson import ObjectId
+
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
+        while dt.datetime.now(dt.UTC) < deadline:
+            alarm = await restarted.db.alarms.find_one({"_id": ObjectId(alarm_id)})
+            if alarm["status"] == "escalated":
+                break
+            await asyncio.sleep(0.1)
+        assert alarm["status"] == "escalated"
+        assert [h["status"] for h in alarm["history"]] == ["offering", "escalated"]
+    finally:
+        await restarted.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"lon": 200}, "bad_location"),
+        ({"lat": -91}, "bad_location"),
+        ({"lon": "east"}, "bad_location"),
+        ({"category": "murder"}, "bad_category"),
+        ({"description": "x" * 1001}, "bad_text"),
+        ({"description": "bell\x07"}, "bad_text"),
+        ({"lon": 10.0, "lat": 10.0}, "outside_territory"),
+        ({"plate": "320102999999999"}, "unknown_plate"),
+    ],
+)
+async def test_bad_alarms_are_refused_and_nothing_is_stored(
+    live_server, fields, reason
+):
+    await open_all_day(live_server)
+    status, body = await raise_alarm(await citizen(live_server), **fields)
+    assert body["reason"] == reason and status in (400, 404)
+    assert await live_server.platform.db.alarms.count_documents({}) == 0
+
+
+async def test_nan_coordinates_are_refused(live_server):
+    await open_all_day(live_server)
+    person = await citizen(live_server)
+    status, body, _ = await person.request(
+        "POST",
+        "/api/alarms",
+        raw=b'{"category":"noise","lon":NaN,"lat":32.07}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert (status, body["reason"]) == (400, "bad_json")
+
+
+async def test_alarms_outside_service_hours_point_to_110(live_server):
+    await live_server.platform.db.tenants.update_one(
+        {"_id": "t1"},
+        {"$set": {"settings": {"service_hours": {"start": "00:00", "end": "00:00"}}}},
+    )
+    status, body = await raise_alarm(await citizen(live_server))
+    assert (status, body["reason"]) == (400, "outside_hours")
+    assert "110" in body["message"]
+    _, service = await live_server.client().get(
+        f"/api/service?lon={SCENE[0]}&lat={SCENE[1]}"
+    )
+    assert service["available"] is False and service["reason"] == "outside_hours"
+
+
+async def test_a_retried_submission_creates_one_alarm(live_server):
+    await open_all_day(live_server)
+    person = await citizen(live_server)
+    first = await raise_alarm(person, idempotency_key="k-123")
+    again = await raise_alarm(person, idempotency_key="k-123")
+    assert (first[0], again[0]) == (201, 200)
+    assert first[1]["alarm"]["id"] == again[1]["alarm"]["id"]
+    assert await live_server.platform.db.alarms.count_documents({}) == 1
+
+
+async def test_too_many_alarms_from_one_device_are_refused(live_server):
+    await open_all_day(live_server)
+    person = await citizen(live_server)
+    limit = live_server.platform.config.security.alarms_per_device_hour
+    for _ in range(limit):
+        assert (await raise_alarm(person))[0] == 201
+    status, body = await raise_alarm(person)
+    assert (status, body["reason"]) == (429, "too_many_alarms")
+
+
+async def test_a_plate_code_gives_the_standard_address(live_server):
+    await open_all_day(live_server)
+    await live_server.platform.db.plates.insert_one(
+        {
+            "_id": "3201020000001",
+            "tenant_id": "t1",
+            "address": "南京市玄武区北京东路41号",
+            "location": {"type": "Point", "coordinates": [118.791, 32.066]},
+        }
+    )
+    client = live_server.client()
+    status, body = await client.get("/api/plates/3201020000001")
+    assert status == 200 and body["plate"]["address"] == "南京市玄武区北京东路41号"
+    assert body["service"]["available"] is True
+    assert (await client.get("/api/plates/nope"))[0] == 404
+    status, body = await raise_alarm(
+        await citizen(live_server), plate="3201020000001", lon=None, lat=None
+    )
+    assert status == 201
+    assert body["alarm"]["address"] == "南京市玄武区北京东路41号"
+    assert body["alarm"]["location"]["coordinates"] == [118.791, 32.066]
+
+
+async def test_others_cannot_see_or_follow_an_alarm(live_server):
+    await open_all_day(live_server)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = body["alarm"]["id"]
+    stranger = await citizen(live_server)
+    assert (await stranger.get(f"/api/alarms/{alarm_id}"))[0] == 404
+    other_tenant = await live_server.signed_in(["commander"], "t2")
+    assert (await other_tenant.get(f"/api/alarms/{alarm_id}"))[0] == 404
+    socket = await stranger.websocket()
+    await socket.send({"type": "subscribe", "id": 1, "topic": f"alarm:{alarm_id}"})
+    refused = await socket.receive_type("error")
+    assert refused["reason"] == "topic_refused"
+    socket.close()
+    own_commander = await live_server.signed_in(["commander"], "t1")
+    assert (await own_commander.get(f"/api/alarms/{alarm_id}"))[0] == 200
+
+
+async def test_open_alarms_as_geojson(live_server):
+    await open_all_day(live_server)
+    _, body = await raise_alarm(await citizen(live_server))
+    staff = await live_server.signed_in(["commander"], "t1")
+    status, collection = await staff.get("/api/alarms.geojson")
+    assert status == 200 and collection["type"] == "FeatureCollection"
+    (feature,) = collection["features"]
+    assert feature["id"] == body["alarm"]["id"]
+    assert feature["geometry"]["coordinates"] == list(SCENE)
+    citizen_client = await citizen(live_server)
+    assert (await citizen_client.get("/api/alarms.geojson"))[0] == 403
