@@ -353,3 +353,42 @@ async def test_open_alarms_as_geojson(live_server):
     assert feature["geometry"]["coordinates"] == list(SCENE)
     citizen_client = await citizen(live_server)
     assert (await citizen_client.get("/api/alarms.geojson"))[0] == 403
+
+
+async def test_the_search_widens_when_nobody_is_near(live_server):
+    await open_all_day(live_server)
+    # About 2.8 km east of the scene: outside the first 2 km round.
+    _, socket = await officer_online(live_server, 118.82, 32.07)
+    _, body = await raise_alarm(await citizen(live_server))
+    offer = await next_event(socket, "offer.new")
+    assert offer["alarm_id"] == body["alarm"]["id"]
+    assert 2000 < offer["distance_m"] <= 3000
+    stored = await live_server.platform.db.alarms.find_one({})
+    assert stored["offer"] == {"round": 2, "radius_m": 3000}
+    socket.close()
+
+
+async def test_offers_are_recorded_for_the_assessment(live_server):
+    await open_all_day(live_server)
+    seen_by, seen_ws = await officer_online(live_server, 118.791, 32.071)
+    passing, passing_ws = await officer_online(live_server, 118.792, 32.071)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = body["alarm"]["id"]
+    for socket in (seen_ws, passing_ws):
+        await next_event(socket, "offer.new")
+    await seen_ws.send({"type": "offer.ack", "alarm_id": alarm_id, "seen": True})
+    await seen_ws.send({"type": "ping", "id": 1})
+    await seen_ws.receive_type("pong")
+    status, _ = await passing.post(
+        f"/api/alarms/{alarm_id}/decline", {"reason": "already at another scene"}
+    )
+    assert status == 200
+    await seen_by.post(f"/api/alarms/{alarm_id}/claim")
+    offers = {o["officer_id"]: o async for o in live_server.platform.db.offers.find({})}
+    won = offers[seen_by.user["id"]]
+    assert won["outcome"] == "claimed" and won["seen_at"] and won["delivered_at"]
+    declined = offers[passing.user["id"]]
+    assert declined["outcome"] == "declined"
+    assert declined["decline_reason"] == "already at another scene"
+    seen_ws.close()
+    passing_ws.close()
