@@ -40,10 +40,17 @@ mapfile -t packages < <(.venv/bin/python scripts/requirements.py "${extras[@]}")
 echo "==> installing ${#packages[@]} Python packages"
 .venv/bin/python -m pip install -q "${packages[@]}"
 
-# 3. Leaflet from npm (served by the platform itself, never from a CDN).
+# 3. Leaflet from npm, copied into the static files the platform serves
+#    itself (never a CDN), so that the service worker can cache it too.
 if [ ! -f node_modules/leaflet/dist/leaflet-src.esm.js ]; then
   echo "==> installing Leaflet from npm"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+vendor=pwa/static/vendor/leaflet
+if ! cmp -s node_modules/leaflet/dist/leaflet-src.esm.js "$vendor/leaflet-src.esm.js"; then
+  rm -rf "$vendor"
+  mkdir -p "$(dirname "$vendor")"
+  cp -r node_modules/leaflet/dist "$vendor"
 fi
 
 # 4. For the tests: Debian's Chromium, driven by Playwright.

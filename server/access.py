@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarm.command": frozenset({COMMANDER, ADMIN}),
     # The live feed of open alarms (map layers, GeoJSON).
     "alarms.feed": frozenset({OFFICER, COMMANDER, ADMIN}),
+    # The assessment board (考核): offers, claims and arrivals per officer/station.
+    "kpi.read": frozenset({COMMANDER, ADMIN}),
     # The staff views (pages): a role that cannot use a view is not sent it.
     "view.officer": frozenset({OFFICER}),
     "view.command": frozenset({COMMANDER, ADMIN}),

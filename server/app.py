@@ -27,6 +27,8 @@ from server.embedded import EmbeddedServer
 from server.handlers import alarms as alarm_handlers
 from server.handlers import auth as auth_handlers
 from server.handlers import field, health, meta, pages, route, tenants
+from server.handlers import kpi as kpi_handlers
+from server.handlers import open311 as open311_handlers
 from server.handlers.base import NotFoundHandler
 from server.media import MediaStore
 from server.officers import FEED_S, OfficerService
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 
 PWA_DIR = ROOT / "pwa"
 STATIC_DIR = PWA_DIR / "static"
-LEAFLET_DIR = ROOT / "node_modules" / "leaflet" / "dist"
 # How often the hub drops expired events and idle topics, and the embedded
 # database is checked for a crash: frequent enough for an operator to see a
 # crash within seconds, rare enough to cost nothing.
@@ -266,6 +267,8 @@ def routes(config: Config) -> list:
         route("/api/officer/state", field.OfficerStateHandler),
         route("/api/officer/duty", field.DutyHandler),
         route("/api/officer/position", field.PositionHandler),
+        route("/api/kpi", kpi_handlers.KpiHandler),
+        *open311_handlers.routes(),
         route("/ws", RealtimeSocket),
         route("/", pages.IndexPage),
         route("/citizen", pages.CitizenPage),
@@ -279,11 +282,6 @@ def routes(config: Config) -> list:
             r"/(manifest\.webmanifest)",
             pages.RootStaticHandler,
             {"path": str(STATIC_DIR)},
-        ),
-        (
-            r"/static/vendor/leaflet/(.*)",
-            pages.StaticHandler,
-            {"path": str(LEAFLET_DIR)},
         ),
     ]
     if config.map.tiles_dir:

@@ -225,16 +225,18 @@ class Dispatcher:
         await self.db.offers.bulk_write(updates, ordered=True)
 
     async def offer_declined(self, alarm: dict, officer, reason: str) -> None:
+        key = f"{alarm['_id']}:{officer.id}"
         at = now()
+        # Declining proves the offer reached the device and was seen.
+        await self.offer_seen(officer.id, str(alarm["_id"]), seen=True)
         await self.db.offers.update_one(
-            {"_id": f"{alarm['_id']}:{officer.id}"},
+            {"_id": key},
             {
                 "$set": {
                     "declined_at": at,
                     "decline_reason": reason,
                     "outcome": "declined",
-                },
-                "$min": {"seen_at": at, "delivered_at": at},
+                }
             },
         )
         log.info("offer of alarm %s declined by officer %s", alarm["_id"], officer.id)

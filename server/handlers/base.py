@@ -213,10 +213,18 @@ class PageHandler(BaseHandler):
         self.finish(html)
 
 
-class NotFoundHandler(BaseHandler):
-    """Any unknown path: a JSON 404 (a page 404 for browsers asking HTML)."""
+class NotFoundHandler(PageHandler):
+    """Any unknown path: a JSON 404 for the API, a page 404 for browsers."""
 
     access = {m: access.PUBLIC for m in tornado.web.RequestHandler.SUPPORTED_METHODS}
 
     async def prepare(self) -> None:
+        await super().prepare()
         raise tornado.web.HTTPError(404)
+
+    def render_error(self, status: int, message: str, reason: str) -> None:
+        wants_page = "text/html" in self.request.headers.get("Accept", "")
+        if wants_page and not self.request.path.startswith("/api/"):
+            super().render_error(status, self.t("error.not_found"), reason)
+        else:
+            BaseHandler.render_error(self, status, message, reason)
