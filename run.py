@@ -15,6 +15,7 @@ import signal
 import sys
 
 import tornado.httpserver
+from pymongo.errors import PyMongoError
 
 from server import config as config_module
 from server.app import Platform, make_app
@@ -43,11 +44,16 @@ def configure_logging(level: str) -> None:
 
 
 async def serve(config, embedded: EmbeddedServer | None, demo: bool) -> None:
+    # Listen for SIGINT/SIGTERM first, so a stop during start-up is honoured
+    # as soon as the current step is done, not lost or fatal.
+    stop = stop_event()
     uri = config.database.uri or embedded.uri
     platform = await Platform.start(config, uri, embedded)
     try:
-        if demo:
+        if demo and not stop.is_set():
             await load_demo(platform)
+        if stop.is_set():
+            return
         app = make_app(platform)
         server = tornado.httpserver.HTTPServer(
             app,
@@ -56,7 +62,7 @@ async def serve(config, embedded: EmbeddedServer | None, demo: bool) -> None:
         )
         server.listen(config.server.port, config.server.host)
         announce(config)
-        await wait_for_stop()
+        await stop.wait()
         log.info("stopping")
         server.stop()
         await server.close_all_connections()
@@ -68,8 +74,9 @@ async def load_demo(platform: Platform) -> None:
     from server.demo import load_demo as load
 
     result = await load(platform.db, platform.config)
-    print("\nDemo district loaded. Demo accounts (password for all: "
-          f"{result.password}):")
+    print(
+        f"\nDemo district loaded. Demo accounts (password for all: {result.password}):"
+    )
     for role, username, name in result.logins:
         print(f"  {role:<15} {username:<20} {name}")
 
@@ -95,13 +102,13 @@ def _host(config) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-async def wait_for_stop() -> None:
-    """Return on SIGINT or SIGTERM."""
+def stop_event() -> asyncio.Event:
+    """An event set on SIGINT or SIGTERM (handled by the running loop)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,18 +121,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.logging.level)
+    # Until the event loop takes over, SIGTERM interrupts start-up like Ctrl-C,
+    # so the embedded database is stopped in order in both cases.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     embedded = None
-    if not config.database.uri:
-        embedded = EmbeddedServer(
-            config.data_path / "db", config.database.embedded_port
-        )
-        try:
-            embedded.start()
-        except RuntimeError as exc:
-            log.error("cannot start the embedded database: %s", exc)
-            return 1
     try:
+        if not config.database.uri:
+            embedded = EmbeddedServer(
+                config.data_path / "db", config.database.embedded_port
+            )
+            try:
+                embedded.start()
+            except RuntimeError as exc:
+                log.error("cannot start the embedded database: %s", exc)
+                return 1
         asyncio.run(serve(config, embedded, args.demo))
+    except KeyboardInterrupt:
+        log.info("stopped during start-up")
+    except PyMongoError as exc:
+        log.error("cannot use the database: %s", exc)
+        return 1
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

@@ -152,13 +152,12 @@ class Platform:
     async def health(self) -> dict[str, Any]:
         """The process's status and the database's: ``ok`` or the error."""
         database = "ok"
-        if self.embedded is not None and not self.embedded.check():
-            database = "embedded database process is not running"
-        else:
-            try:
-                await self.client.admin.command("ping")
-            except Exception as exc:  # Any failure is the answer here.
-                database = f"{type(exc).__name__}: {str(exc)[:200]}"
+        try:
+            await self.client.admin.command("ping")
+        except Exception as exc:  # Any failure is the answer here.
+            database = f"{type(exc).__name__}: {str(exc)[:200]}"
+            if self.embedded is not None and not self.embedded.check():
+                database = "embedded database process is not running"
         return {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,

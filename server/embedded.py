@@ -6,11 +6,15 @@ MongoDB-wire-compatible server) on a free loopback port, waits until it answers
 never imported, so the platform talks to it exactly as it would to MongoDB.
 
 On Linux the child is asked to receive SIGTERM when its parent dies, so even a
-SIGKILLed platform leaves no orphan database behind.
+SIGKILLed platform leaves no orphan database behind. The kernel sends that
+signal when the *thread* that forked the child ends, not the process, so
+`EmbeddedServer.start` must be called from a thread that lives as long as the
+process: `run.py` and the tests call it from the main thread.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 import os
@@ -19,6 +23,8 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -35,13 +41,41 @@ STOP_TIMEOUT_S = 15.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """In the child, before exec: get SIGTERM when the parent process dies."""
+def _load_libc():
+    # Loaded here, in the parent: dlopen() between fork and exec can deadlock
+    # when another thread held the loader lock at the moment of the fork.
+    if sys.platform != "linux":
+        return None
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        return ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
-        pass  # Not Linux: stop() and the atexit hook still cover normal exits.
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """The ``preexec_fn`` that makes the child get SIGTERM when we die."""
+
+    def preexec() -> None:  # pragma: no cover - runs in the child
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # If the parent died between fork and prctl, no signal will ever come.
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec
+
+
+# Servers still running at interpreter exit are stopped then (normal exits on
+# platforms without PR_SET_PDEATHSIG, and owners that forgot to call stop()).
+_running: weakref.WeakSet[EmbeddedServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_running):
+        server.stop()
 
 
 def free_port() -> int:
@@ -69,7 +103,12 @@ class EmbeddedServer:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
-        """Start the child and return once it answers ``ping``."""
+        """Start the child and return once it answers ``ping``.
+
+        A stopped (or crashed) server may be started again, on the same port.
+        """
+        if self.alive:
+            raise RuntimeError("embedded database is already running")
         if self.storage_path != ":memory:":
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
         cmd = [
@@ -86,14 +125,21 @@ class EmbeddedServer:
             "WARNING",
         ]
         started = time.monotonic()
-        # A session of its own: Ctrl-C in the terminal reaches the platform,
-        # which then stops the database in order, rather than both at once.
-        self.process = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        preexec = _die_with_parent(os.getpid()) if _LIBC is not None else None
+
+        def popen() -> subprocess.Popen:
+            # A session of its own: Ctrl-C in the terminal reaches the platform,
+            # which then stops the database in order, rather than both at once.
+            return subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+
+        self.process = popen()
+        self._crash_reported = False
+        _running.add(self)
         log.info(
             "starting embedded database pid=%d port=%d", self.process.pid, self.port
         )
@@ -105,6 +151,7 @@ class EmbeddedServer:
         try:
             while True:
                 if self.process.poll() is not None:
+                    self._crash_reported = True  # Reported by raising.
                     raise RuntimeError(
                         "embedded database exited with code "
                         f"{self.process.returncode} during start-up"
@@ -138,6 +185,7 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         """Stop the child: SIGTERM, then SIGKILL if it does not exit in time."""
+        _running.discard(self)
         proc = self.process
         if proc is None or proc.poll() is not None:
             return

@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from server import alarm_views, alarms, geo
 from server.access import Principal
 from server.errors import Invalid
-from server.realtime.presence import DUTIES, OfficerState, Presence, PositionWriter
+from server.realtime.presence import DUTIES, OfficerState, PositionWriter, Presence
 from server.storage import object_id
 
 log = logging.getLogger(__name__)

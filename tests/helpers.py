@@ -119,3 +119,24 @@ def _decode(response):
     if response.body and content_type.startswith("application/json"):
         return orjson.loads(response.body)
     return response.body.decode("utf-8", "replace") if response.body else None
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]):
+    """A multipart/form-data body; returns (headers, body)."""
+    boundary = "jingdi-test-boundary-7d1c"
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    for name, filename, data in files:
+        parts.append(
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, body

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 
 import pytest
+from PIL import Image
 
-from tests.helpers import ApiClient, Socket
+from tests.helpers import ApiClient, Socket, multipart
 
 # Inside tenant t1's territory (see conftest: the square from 118.78, 32.06).
 SCENE = (118.79, 32.07)
@@ -392,3 +394,57 @@ async def test_offers_are_recorded_for_the_assessment(live_server):
     assert declined["decline_reason"] == "already at another scene"
     seen_ws.close()
     passing_ws.close()
+
+
+def _jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "TattleCam"  # camera make
+    exif[0x8825] = {1: "N", 2: (32.0, 4.0, 12.0)}  # a GPS latitude
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+async def test_photos_are_stored_without_exif_and_shown_only_to_those_allowed(
+    live_server,
+):
+    await open_all_day(live_server)
+    person = await citizen(live_server)
+    original = _jpeg_with_gps()
+    assert b"TattleCam" in original
+    headers, body = multipart(
+        {"category": "lost_item", "lon": "118.79", "lat": "32.07"},
+        [("photos", "wallet.jpg", original)],
+    )
+    status, answer, _ = await person.request(
+        "POST", "/api/alarms", headers=headers, raw=body
+    )
+    assert status == 201, answer
+    (url,) = answer["alarm"]["photos"]
+    status, _, response = await person.request("GET", url)
+    assert status == 200 and response.headers["Content-Type"] == "image/jpeg"
+    stored = Image.open(io.BytesIO(response.body))
+    assert stored.size == (64, 48)
+    assert b"TattleCam" not in response.body and not stored.getexif()
+    commander = await live_server.signed_in(["commander"], "t1")
+    assert (await commander.request("GET", url))[0] == 200
+    stranger = await citizen(live_server)
+    assert (await stranger.request("GET", url))[0] == 404
+    outsider = await live_server.signed_in(["commander"], "t2")
+    assert (await outsider.request("GET", url))[0] == 404
+
+
+async def test_a_non_image_is_refused_and_nothing_is_stored(live_server):
+    await open_all_day(live_server)
+    headers, body = multipart(
+        {"category": "lost_item", "lon": "118.79", "lat": "32.07"},
+        [("photos", "wallet.jpg", b"#!/bin/sh\necho not a photo\n")],
+    )
+    status, answer, _ = await (await citizen(live_server)).request(
+        "POST", "/api/alarms", headers=headers, raw=body
+    )
+    assert (status, answer["reason"]) == (400, "not_an_image")
+    db = live_server.platform.db
+    assert await db.alarms.count_documents({}) == 0
+    assert await db["media.files"].count_documents({}) == 0

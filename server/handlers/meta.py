@@ -38,7 +38,9 @@ def log_request(handler) -> None:
     status = handler.get_status()
     if status < 400:
         level = logging.INFO
-    elif status < 500:
+    elif status < 500 or status == 503:
+        # 503 is a known degraded state (the database is down), reported on
+        # its own; ERROR is kept for answers that reveal a bug.
         level = logging.WARNING
     else:
         level = logging.ERROR

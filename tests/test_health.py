@@ -1,0 +1,166 @@
+"""``GET /healthz``: 200 while the database answers, 503 and the error otherwise.
+
+Besides the shared test database, these tests run a platform on a SecantusDB
+server of their own, which they stop, kill and start again underneath it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import pytest
+import tornado.httpserver
+import tornado.netutil
+
+from server.app import Platform, make_app
+from server.embedded import EmbeddedServer
+from tests.helpers import ApiClient
+
+DEADLINE_S = 60.0
+CRASH_MESSAGE = "exited unexpectedly"
+
+
+async def test_healthz_is_200_ok_while_the_database_answers(live_server):
+    status, body = await live_server.client().get("/healthz")
+
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert isinstance(body["uptime_s"], int | float)
+    assert body["version"]
+
+
+@dataclass
+class Served:
+    """A platform served over HTTP on a database server of its own."""
+
+    server: EmbeddedServer
+    platform: Platform
+    client: ApiClient
+
+
+async def wait_status(client: ApiClient, wanted: int) -> dict:
+    """Poll /healthz until it answers ``wanted``; its body."""
+    end = time.monotonic() + DEADLINE_S
+    while True:
+        status, body = await client.get("/healthz")
+        if status == wanted:
+            return body
+        assert time.monotonic() < end, f"/healthz still {status}: {body}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def serve_own_db(config, tmp_path, expect_errors):
+    """Start a database server and a platform on it.
+
+    ``embedded=True``: the platform owns the server, as run.py does without a
+    URI; ``embedded=False``: it knows only the URI, as with a configured MongoDB.
+    """
+    started: list[tuple[Served, tornado.httpserver.HTTPServer]] = []
+
+    async def serve(embedded: bool) -> Served:
+        server = EmbeddedServer(tmp_path / "own-db")
+        server.start()
+        cfg = config.replace(database={"uri": server.uri, "timeout_ms": 500})
+        platform = await Platform.start(
+            cfg, server.uri, embedded=server if embedded else None
+        )
+        http = tornado.httpserver.HTTPServer(make_app(platform))
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        http.add_sockets(sockets)
+        client = ApiClient(f"http://127.0.0.1:{sockets[0].getsockname()[1]}")
+        served = Served(server, platform, client)
+        started.append((served, http))
+        return served
+
+    yield serve
+    for served, http in started:
+        # PyMongo 4.20 leaks a socket when an async client is closed while its
+        # monitor is reconnecting to a dead server (PYTHON-5867); with
+        # filterwarnings=error that fails the run. Close on a live database.
+        if not served.server.alive:
+            served.server.start()
+            await wait_status(served.client, 200)
+        http.stop()
+        await http.close_all_connections()
+        await served.platform.close()
+        served.server.stop()
+
+
+@pytest.mark.parametrize("embedded", [True, False], ids=["embedded", "uri"])
+async def test_healthz_is_503_degraded_with_the_error_when_the_database_is_stopped(
+    serve_own_db, embedded
+):
+    served = await serve_own_db(embedded)
+    assert (await served.client.get("/healthz"))[0] == 200
+
+    served.server.stop()
+    status, body = await served.client.get("/healthz")
+
+    assert status == 503
+    assert body["status"] == "degraded"
+    assert isinstance(body["database"], str)
+    assert body["database"] not in ("", "ok")
+
+
+async def test_healthz_is_503_and_the_crash_logged_once_when_the_child_is_killed(
+    serve_own_db, expect_errors, fail_on_error_logs
+):
+    expect_errors(CRASH_MESSAGE)
+    served = await serve_own_db(embedded=True)
+    assert (await served.client.get("/healthz"))[0] == 200
+    pid = served.server.process.pid
+
+    os.kill(pid, signal.SIGKILL)
+    body = await wait_status(served.client, 503)
+    for _ in range(3):
+        status, body = await served.client.get("/healthz")
+        assert status == 503
+
+    assert body["status"] == "degraded"
+    assert body["database"] not in ("", "ok")
+    crashes = [r for r in fail_on_error_logs.records if CRASH_MESSAGE in r.getMessage()]
+    assert len(crashes) == 1
+    assert str(pid) in crashes[0].getMessage()
+
+
+async def test_healthz_is_200_again_once_a_new_server_answers_on_that_port(
+    serve_own_db, tmp_path
+):
+    # As with a configured MongoDB URI, the platform knows only the address;
+    # a new server on the same port and storage path is the database back up.
+    served = await serve_own_db(embedded=False)
+    await served.platform.db.probe.insert_one({"_id": "before"})
+    served.server.stop()
+    status, body = await served.client.get("/healthz")
+    assert status == 503, body
+
+    served.server = EmbeddedServer(tmp_path / "own-db", port=served.server.port)
+    served.server.start()
+
+    body = await wait_status(served.client, 200)
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    probe = await served.platform.db.probe.find_one({"_id": "before"})
+    assert probe == {"_id": "before"}
+
+
+async def test_healthz_is_200_again_when_the_embedded_server_is_restarted(
+    serve_own_db,
+):
+    # The platform owns the server, as run.py does: starting that same server
+    # again, on its port and storage path, makes the platform healthy again.
+    served = await serve_own_db(embedded=True)
+    served.server.stop()
+    assert (await served.client.get("/healthz"))[0] == 503
+
+    served.server.start()
+
+    body = await wait_status(served.client, 200)
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
