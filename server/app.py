@@ -131,10 +131,11 @@ class Platform:
     async def socket_opened(self, socket) -> None:
         """A websocket was authenticated and opened."""
         if access.OFFICER in socket.principal.roles:
-            await self.officers.connected(socket.principal)
+            socket.in_presence = await self.officers.connected(socket.principal)
 
     def socket_closed(self, socket) -> None:
-        if access.OFFICER in socket.principal.roles:
+        """Undo what `socket_opened` registered, and only that."""
+        if getattr(socket, "in_presence", False):
             self.officers.disconnected(socket.principal)
 
     def _tidy(self) -> None:

@@ -113,7 +113,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             int, 64 * 1024, "Largest websocket message accepted (closed with 1009)."
         ),
         "max_pending_frames": Setting(
-            int, 512, "Frames queued to one client before it is disconnected."
+            int,
+            2048,
+            "Frames queued to one client before it is disconnected; above "
+            "retention_events, so that a full replay fits a slow link.",
         ),
         "retention_events": Setting(
             int, 1000, "Events kept per topic for clients that resume."

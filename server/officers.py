@@ -43,11 +43,14 @@ class OfficerService:
         self.positions = PositionWriter(db)
         self._moved: dict[str, dict[str, dict]] = {}
 
-    async def connected(self, principal: Principal) -> None:
-        """An officer's socket opened: join presence with stored state."""
+    async def connected(self, principal: Principal) -> bool:
+        """An officer's socket opened: join presence with stored state.
+
+        Returns whether the socket was counted (and must be uncounted later).
+        """
         user = await self.db.users.find_one({"_id": object_id(principal.id)})
         if user is None:
-            return
+            return False
         state = self.presence.connect(user)
         if state.sockets == 1:
             active = await self.db.alarms.find_one(
@@ -59,6 +62,7 @@ class OfficerService:
             )
             if active is not None:
                 self.presence.assign(state.id, str(active["_id"]), active["location"])
+        return True
 
     def disconnected(self, principal: Principal) -> None:
         self.presence.disconnect(principal.id)

@@ -93,6 +93,7 @@ class LiveServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        self.clients: list[ApiClient] = []
 
     async def create_tenant(self, tenant_id: str, territory: dict) -> None:
         await self.platform.db.tenants.update_one(
@@ -131,7 +132,10 @@ class LiveServer:
         return username, password
 
     def client(self) -> ApiClient:
-        return ApiClient(self.url)
+        """A new browser-like client; its websockets close after the test."""
+        client = ApiClient(self.url)
+        self.clients.append(client)
+        return client
 
     async def signed_in(self, roles=("officer",), tenant_id="t1") -> ApiClient:
         """A client signed in as a new account with ``roles``."""
@@ -169,6 +173,8 @@ async def live_server(platform):
     try:
         yield live
     finally:
+        for client in live.clients:
+            client.close_sockets()
         server.stop()
         await server.close_all_connections()
 

@@ -29,6 +29,7 @@ class ApiClient:
         self.cookies: dict[str, str] = {}
         self.user: dict | None = None
         self.http = AsyncHTTPClient()
+        self.sockets: list[Socket] = []
 
     def _cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -86,7 +87,13 @@ class ApiClient:
                 "Origin": origin or self.base_url,
             },
         )
-        return Socket(await websocket_connect(request))
+        socket = Socket(await websocket_connect(request))
+        self.sockets.append(socket)
+        return socket
+
+    def close_sockets(self) -> None:
+        for socket in self.sockets:
+            socket.close()
 
 
 class Socket:

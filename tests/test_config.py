@@ -85,3 +85,17 @@ def test_markdown_reference_lists_every_setting():
 def test_the_example_file_is_valid_and_lists_the_defaults():
     example = config.load(config.ROOT / "config" / "jingdi.example.toml", env={})
     assert example.as_dict() == config.load(env={}).as_dict()
+
+
+def test_the_readme_table_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "config_docs", config.ROOT / "scripts" / "config_docs.py"
+    )
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    readme = (config.ROOT / "README.md").read_text()
+    assert docs.readme_with_table(readme) == readme
+    example = (config.ROOT / "config" / "jingdi.example.toml").read_text()
+    assert docs.example_toml() == example

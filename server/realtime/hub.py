@@ -25,6 +25,10 @@ from server.jsonutil import dumps_text
 
 log = logging.getLogger(__name__)
 
+# Revocations remembered for sockets whose handshake is in flight; a
+# handshake spans a couple of database reads, so this is plenty.
+REVOCATION_HISTORY = 256
+
 
 class Subscriber(Protocol):
     """What the hub needs of a connection."""
@@ -77,6 +81,12 @@ class Hub:
         self.streams: dict[str, Stream] = {}
         self._created = 0
         self.connections: set[Subscriber] = set()
+        # Recent revocations, numbered, so that a socket whose handshake was
+        # in flight when its session ended can tell (see `revoked_since`).
+        self.revocations = 0
+        self._revoked: collections.deque[tuple[int, frozenset[str]]] = (
+            collections.deque(maxlen=REVOCATION_HISTORY)
+        )
 
     def _stream(self, topic: str) -> Stream:
         stream = self.streams.get(topic)
@@ -122,7 +132,9 @@ class Hub:
 
     def _missed(self, stream: Stream, resume: dict) -> Resume:
         epoch, seq = resume.get("epoch"), resume.get("seq")
-        if epoch != stream.epoch or not isinstance(seq, int) or seq > stream.seq:
+        # bool is an int subclass, but ``true`` is no sequence number.
+        valid = isinstance(seq, int) and not isinstance(seq, bool)
+        if epoch != stream.epoch or not valid or seq > stream.seq:
             return Resume(stream, [], True)
         if seq == stream.seq:
             return Resume(stream, [], False)
@@ -149,6 +161,8 @@ class Hub:
 
     def revoke_sessions(self, session_ids: set[str]) -> int:
         """Close every connection opened with one of these sessions."""
+        self.revocations += 1
+        self._revoked.append((self.revocations, frozenset(session_ids)))
         doomed = [c for c in self.connections if c.session_id in session_ids]
         for connection in doomed:
             # 4001: an application code (4000-4999); the client must sign in.
@@ -158,6 +172,16 @@ class Hub:
                 "closed %d sockets of %d ended sessions", len(doomed), len(session_ids)
             )
         return len(doomed)
+
+    def revoked_since(self, mark: int, session_id: str) -> bool:
+        """Whether ``session_id`` was revoked after revocation number ``mark``.
+
+        A socket takes the mark before it checks its session and asks in
+        ``open``: a revocation in between found no connection to close.
+        """
+        if self.revocations - mark > len(self._revoked):
+            return True  # Too many to tell: safer to make the client retry.
+        return any(n > mark and session_id in ids for n, ids in self._revoked)
 
     def sweep(self) -> int:
         """Drop expired events and idle topics; returns how many topics went."""

@@ -66,6 +66,8 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         return self.principal.session_id if self.principal else ""
 
     async def prepare(self) -> None:
+        # Revocations from now until open() must still close this socket.
+        self.revocation_mark = self.platform.hub.revocations
         token = self.get_cookie(SESSION_COOKIE)
         self.principal = await self.platform.auth.principal_for_token(token)
         if self.principal is None:
@@ -81,12 +83,22 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
             log.info("websocket refused: foreign origin")
         return same
 
-    def open(self) -> None:
-        self.topics: set[str] = set()
-        self.pending = 0
-        self.opened_at = time.monotonic()
+    async def open(self) -> None:
         hub = self.platform.hub
+        if hub.revoked_since(self.revocation_mark, self.session_id):
+            # Before anything is registered, so on_close has nothing to undo.
+            log.info("websocket closed: session ended during the handshake")
+            self.close_for(4001, "session ended")
+            return
+        self.topics: set[str] = set()
+        # Frames handed to Tornado, and how many of them reached the kernel.
+        self.queued = 0
+        self.flushed = 0
+        self.opened_at = time.monotonic()
         hub.attach(self)
+        # Messages wait until open() returns, so an officer is in presence
+        # before their first position arrives.
+        await self.platform.socket_opened(self)
         self.send({"type": "welcome", "user": public_user(self.principal)})
         log.debug("socket open %s=%s", self.principal.kind, self.principal.id)
 
@@ -95,9 +107,15 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
     def send(self, message: dict) -> None:
         self.send_frame(dumps_text(message))
 
+    @property
+    def pending(self) -> int:
+        """Frames still waiting in this process for the client to take them."""
+        return self.queued - self.flushed
+
     def send_frame(self, frame: str) -> None:
         """Queue one frame; a client too far behind is disconnected."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
             return
         if self.pending >= self.platform.config.realtime.max_pending_frames:
             log.warning(
@@ -112,12 +130,21 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
             written = self.write_message(frame)
         except tornado.websocket.WebSocketClosedError:
             return
-        self.pending += 1
-        written.add_done_callback(self._written)
+        self.queued += 1
+        number = self.queued
+        if not connection.stream.writing():
+            # Tornado wrote it (and everything before it) to the kernel at
+            # once; its future only says so a loop iteration later. Counting
+            # it as pending until then would close a healthy client that is
+            # sent a burst (a replay, many events from one request).
+            self.flushed = number
+        written.add_done_callback(lambda future: self._written(future, number))
 
-    def _written(self, future) -> None:
-        self.pending -= 1
-        future.exception()  # A write to a closed socket is expected here.
+    def _written(self, future, number: int) -> None:
+        # Writes complete in order: frame ``number`` and all before it are out.
+        self.flushed = max(self.flushed, number)
+        if not future.cancelled():
+            future.exception()  # A write to a closed socket is expected here.
 
     def close_for(self, code: int, reason: str) -> None:
         self.close(code, reason)
@@ -125,6 +152,10 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
     # -- receiving ---------------------------------------------------------
 
     async def on_message(self, raw: str | bytes) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            # Closing (say the session ended): what crosses the close frame on
+            # the wire is not acted on.
+            return
         request_id = None
         try:
             message = self._parse(raw)
@@ -170,6 +201,8 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self.platform.hub.detach(self, getattr(self, "topics", ()))
+        if hasattr(self, "topics"):  # open() ran: undo what it registered
+            self.platform.socket_closed(self)
         if self.principal is not None:
             log.debug(
                 "socket closed %s=%s after %.1fs code=%s",
@@ -213,6 +246,8 @@ async def _subscribe(socket: RealtimeSocket, message: dict) -> None:
 @message_type("unsubscribe", access.SIGNED_IN)
 async def _unsubscribe(socket: RealtimeSocket, message: dict) -> None:
     topic = message.get("topic")
+    if not isinstance(topic, str):
+        raise Invalid("A topic must be a short text.", "bad_topic")
     if topic in socket.topics:
         socket.topics.discard(topic)
         socket.platform.hub.unsubscribe(socket, topic)
