@@ -31,7 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server import access, geo
 from server.access import Principal
-from server.catalog import default_tenant_settings
+from server.catalog import settings_of
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.storage import object_id
 
@@ -72,13 +72,6 @@ ETA_SPEED_M_S = 7.0
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def settings_of(tenant: dict) -> dict[str, Any]:
-    """A tenant's settings over the platform defaults."""
-    merged = default_tenant_settings()
-    merged.update(tenant.get("settings") or {})
-    return merged
 
 
 def in_service_hours(tenant: dict, at: dt.datetime) -> bool:

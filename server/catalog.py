@@ -62,3 +62,10 @@ def default_tenant_settings() -> dict[str, Any]:
         "categories": copy.deepcopy(ALARM_CATEGORIES),
         "expert_categories": copy.deepcopy(EXPERT_CATEGORIES),
     }
+
+
+def settings_of(tenant: dict) -> dict[str, Any]:
+    """A tenant's effective settings: its own over the platform defaults."""
+    merged = default_tenant_settings()
+    merged.update(tenant.get("settings") or {})
+    return merged

@@ -10,6 +10,7 @@ import datetime as dt
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server.catalog import settings_of
 from server.errors import NotFound
 from server.storage import TenantCollection, object_id
 
@@ -68,7 +69,8 @@ def tenant_view(doc: dict) -> dict:
         "kind": doc.get("kind"),
         "timezone": doc.get("timezone"),
         "territory": doc.get("territory"),
-        "settings": doc.get("settings", {}),
+        # The effective settings: the tenant's own over the platform defaults.
+        "settings": settings_of(doc),
     }
 
 

@@ -34,6 +34,7 @@ OfficerPage = page("officer", "view.officer")
 CommandPage = page("command", "view.command")
 ExpertPage = page("expert", "view.expert")
 AdminPage = page("admin", "view.admin")
+KpiPage = page("kpi", "kpi.read")
 
 
 def static_version(static_dir: Path) -> str:

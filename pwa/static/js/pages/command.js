@@ -1,68 +1,207 @@
-// The command room: station zones and officers on a live map, with a roster
-// beside it. Alarms and dispatch arrive with the alarm issue.
+// The command room: a live map of the tenant's active alarms (coloured by
+// status and age), officers and station zones; the queue of escalated alarms
+// with their suggested station; and the selected alarm, to dispatch,
+// reassign or close. Everything after the first load comes from the
+// `command:<tenant>` websocket topic; a `reload` refetches it all.
 
 import { errorText, getJson } from "../api.js";
-import { config, currentUser, localName, t } from "../config.js";
-import { byId, el, formatAge, setStatus } from "../dom.js";
-import {
-  addArea,
-  addDot,
-  addPin,
-  createMap,
-  fitLayers,
-  updateDot,
-} from "../map.js";
+import { currentUser, localName, t } from "../config.js";
+import { byId, setStatus } from "../dom.js";
+import { addArea, addPin, createMap, fitLayers } from "../map.js";
 import { RealtimeClient, realtimeSupported } from "../realtime.js";
 import { connectionIndicator, startPage } from "../shell.js";
+import { AlarmBook, urgency } from "../command-alarms.js";
+import { EscalationCue } from "../command-cue.js";
+import { AlarmDetail } from "../command-detail.js";
+import { CommandLabels } from "../command-labels.js";
+import { AlarmMarkers } from "../command-markers.js";
+import { OfficerBoard } from "../command-officers.js";
+import { AlarmQueue } from "../command-queue.js";
 
-// Officers' apps report while open (about every few seconds); a position older
-// than five minutes means the app is closed and the officer may have moved.
-const STALE_AFTER_S = 300;
-// Events come in bursts (a shift change moves dozens of officers); one roster
-// fetch per two seconds keeps the map current without a fetch per event.
-const REFRESH_DEBOUNCE_MS = 2000;
-
-// Kept in step with the .swatch-* colours in app.css.
-const DUTY_COLOURS = { on: "#15803d", busy: "#c2410c", off: "#6b7280" };
-// Who can be sent first: on duty, then busy, then off; by name within each.
-const DUTY_ORDER = { on: 0, busy: 1, off: 2 };
+// Ages on screen count in seconds.
+const TICK_MS = 1000;
+// Without websockets the page can only ask again: every 15 s is current
+// enough to act on and costs the server two small reads.
+const POLL_MS = 15000;
+// A dispatch or a resolution changes duties, which the moves feed does not
+// carry: refetch the roster then, at most once per two seconds.
+const ROSTER_DEBOUNCE_MS = 2000;
 const ZONE_STYLE = { color: "#1d4ed8", weight: 2, fillOpacity: 0.06 };
+const HASH_PREFIX = "#alarm=";
 
-const state = { map: null, dots: new Map(), refreshTimer: null };
+const status = byId("page-status");
+const labels = new CommandLabels();
+const book = new AlarmBook();
+const state = { selected: null, rosterTimer: null };
 
-/** The officer's duty, read as "off" when the server sends something new. */
-function dutyOf(officer) {
-  return officer.duty in DUTY_COLOURS ? officer.duty : "off";
+startPage();
+const map = createMap(byId("map"));
+const officers = new OfficerBoard(map, {
+  list: byId("officer-list"),
+  count: byId("officer-count"),
+});
+const markers = new AlarmMarkers(map, select);
+const queue = new AlarmQueue(
+  {
+    escalated: byId("queue-escalated"),
+    others: byId("queue-active"),
+    escalatedCount: byId("queue-escalated-count"),
+    othersCount: byId("queue-active-count"),
+  },
+  labels,
+  select,
+);
+const detail = new AlarmDetail(
+  {
+    panel: byId("alarm-detail"),
+    title: byId("detail-title"),
+    status: byId("detail-status"),
+    body: byId("detail-body"),
+    suggestionsBox: byId("suggestions-box"),
+    suggestions: byId("suggestions"),
+    suggestionsNote: byId("suggestions-note"),
+    refresh: byId("suggestions-refresh"),
+    closeForm: byId("close-form"),
+    closeSubmit: byId("close-submit"),
+    note: byId("close-note"),
+  },
+  labels,
+  (view) => applyAlarm(view, null),
+);
+const cue = new EscalationCue({
+  toggle: byId("cue-sound"),
+  flash: byId("queue"),
+  live: byId("cue-live"),
+});
+
+/** "Escalated · Noise nuisance · 1 Xuanwu Lane": a marker's name. */
+function describe(alarm) {
+  return [
+    labels.status(alarm.status),
+    labels.category(alarm.category),
+    alarm.address || t("command.alarm.no_address"),
+  ].join(" · ");
 }
 
-function isStale(officer) {
-  return (
-    officer.position_age_s === null || officer.position_age_s > STALE_AFTER_S
-  );
+function showError(error) {
+  setStatus(status, errorText(error), "error");
 }
 
-function dotStyle(officer) {
-  const colour = DUTY_COLOURS[dutyOf(officer)];
-  const stale = isStale(officer);
-  return {
-    radius: 8,
-    color: colour,
-    weight: 2,
-    fillColor: colour,
-    fillOpacity: stale ? 0.15 : 0.85,
-    dashArray: stale ? "3 3" : null,
-  };
+// -- drawing -------------------------------------------------------------------
+
+function drawMarkers(now = Date.now()) {
+  const ids = new Set();
+  for (const alarm of book.alarms.values()) {
+    ids.add(alarm.id);
+    markers.show(alarm, urgency(alarm, now), describe(alarm));
+  }
+  markers.keepOnly(ids);
 }
 
-function positionText(officer) {
-  if (!officer.position) return t("command.position.none");
-  return t("command.position.age", {
-    age: formatAge(officer.position_age_s || 0),
-  });
+function drawAlarms() {
+  const lists = book.queue();
+  queue.draw(lists);
+  drawMarkers();
+  cue.count(lists.escalated.length);
 }
 
-function describe(officer) {
-  return [officer.name, t("duty." + dutyOf(officer)), positionText(officer)];
+function tick() {
+  const now = Date.now();
+  queue.tick(now);
+  drawMarkers(now);
+  officers.tick(now);
+  detail.tick(now);
+}
+
+// -- alarms --------------------------------------------------------------------
+
+/** Takes one staff view from an event or an answer; `event` names the event. */
+function applyAlarm(view, event) {
+  const before = book.get(view.id);
+  const change = book.apply(view);
+  if (change) {
+    drawAlarms();
+    const officerBefore =
+      before && before.assignee && before.assignee.officer_id;
+    const officerNow = view.assignee && view.assignee.officer_id;
+    if (officerBefore !== officerNow || (change === "removed" && officerNow)) {
+      scheduleRosterRefresh();
+    }
+  }
+  if (event === "alarm.escalated" && change) cue.alert(describe(view));
+  if (state.selected === view.id && (change || !detail.alarm))
+    detail.show(view);
+}
+
+async function loadAlarms() {
+  book.beginSnapshot();
+  try {
+    const { alarms } = await getJson("/api/command/alarms");
+    book.replaceAll(alarms);
+  } catch (error) {
+    book.replaceAll([...book.alarms.values()]);
+    showError(error);
+    return;
+  }
+  drawAlarms();
+  const selected = state.selected && book.get(state.selected);
+  if (selected) detail.show(selected);
+}
+
+/** Selects an alarm in the queue, on the map and in the detail panel. */
+async function select(id) {
+  state.selected = id;
+  queue.select(id);
+  markers.select(id);
+  drawMarkers(); // restyles the previous and the new selection
+  markers.reveal(id);
+  history.replaceState(null, "", HASH_PREFIX + encodeURIComponent(id));
+  const alarm = book.get(id);
+  if (alarm) {
+    detail.show(alarm);
+    byId("alarm-detail").scrollIntoView({ block: "nearest" });
+    return;
+  }
+  // An alarm no longer active (a link from before): show it as it ended.
+  try {
+    const answer = await getJson(`/api/alarms/${encodeURIComponent(id)}`);
+    if (state.selected === id) detail.show(answer.alarm);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function deselect() {
+  state.selected = null;
+  queue.select(null);
+  markers.select(null);
+  drawMarkers();
+  detail.hide();
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function selectFromAddress() {
+  if (!location.hash.startsWith(HASH_PREFIX)) return;
+  select(decodeURIComponent(location.hash.slice(HASH_PREFIX.length)));
+}
+
+// -- officers and stations -------------------------------------------------------
+
+async function loadOfficers() {
+  try {
+    const { officers: list } = await getJson("/api/officers");
+    officers.load(list);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function scheduleRosterRefresh() {
+  if (state.rosterTimer !== null) return;
+  state.rosterTimer = setTimeout(() => {
+    state.rosterTimer = null;
+    loadOfficers();
+  }, ROSTER_DEBOUNCE_MS);
 }
 
 function showStations(stations) {
@@ -70,142 +209,79 @@ function showStations(stations) {
   for (const station of stations) {
     const name = localName(station);
     if (station.zone) {
-      layers.push(addArea(state.map, station.zone, ZONE_STYLE, name));
+      layers.push(addArea(map, station.zone, ZONE_STYLE, name));
     }
     if (station.location) {
-      addPin(state.map, station.location, {
+      addPin(map, station.location, {
         title: name,
         lines: [name, station.address, station.phone].filter(Boolean),
       });
     }
   }
-  fitLayers(state.map, layers);
-}
-
-function placeDot(officer) {
-  const dot = state.dots.get(officer.id);
-  const style = dotStyle(officer);
-  if (dot) {
-    updateDot(dot, officer.position, style, describe(officer));
-  } else {
-    const added = addDot(state.map, officer.position, style, describe(officer));
-    state.dots.set(officer.id, added);
-  }
-}
-
-/** Places, moves or removes each officer's dot to match the roster. */
-function showOfficerDots(officers) {
-  const seen = new Set();
-  for (const officer of officers) {
-    if (!officer.position) continue;
-    seen.add(officer.id);
-    placeDot(officer);
-  }
-  for (const [id, dot] of state.dots) {
-    if (!seen.has(id)) {
-      dot.remove();
-      state.dots.delete(id);
-    }
-  }
-}
-
-// A roster entry with a position works as a button showing it on the map.
-function revealOnActivation(item, dot) {
-  item.classList.add("roster-item-located");
-  item.tabIndex = 0;
-  item.setAttribute("role", "button");
-  const reveal = () => {
-    state.map.panTo(dot.getLatLng());
-    dot.openPopup();
-  };
-  item.addEventListener("click", reveal);
-  item.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      reveal();
-    }
-  });
-}
-
-function rosterItem(officer) {
-  const duty = dutyOf(officer);
-  const swatch = isStale(officer)
-    ? "swatch swatch-stale"
-    : `swatch swatch-${duty}`;
-  const item = el(
-    "li",
-    { class: "roster-item" },
-    el("span", { class: swatch, "aria-hidden": "true" }),
-    el("span", { class: "roster-name" }, officer.name),
-    el(
-      "span",
-      { class: "roster-meta" },
-      `${t("duty." + duty)} · ${positionText(officer)}`,
-    ),
-  );
-  const dot = state.dots.get(officer.id);
-  if (dot) revealOnActivation(item, dot);
-  return item;
-}
-
-function rosterOrder(a, b) {
-  const byDuty = DUTY_ORDER[dutyOf(a)] - DUTY_ORDER[dutyOf(b)];
-  return byDuty || String(a.name).localeCompare(String(b.name), config().lang);
-}
-
-function showRoster(officers) {
-  byId("officer-count").textContent = t("command.officers.count", {
-    count: officers.length,
-  });
-  const sorted = [...officers].sort(rosterOrder);
-  byId("officer-list").replaceChildren(...sorted.map(rosterItem));
-}
-
-async function loadOfficers() {
-  try {
-    const { officers } = await getJson("/api/officers");
-    showOfficerDots(officers);
-    showRoster(officers);
-  } catch (error) {
-    setStatus(byId("page-status"), errorText(error), "error");
-  }
+  fitLayers(map, layers);
 }
 
 async function loadStations() {
   try {
     const { stations } = await getJson("/api/stations");
+    labels.setStations(stations);
     showStations(stations);
   } catch (error) {
-    setStatus(byId("page-status"), errorText(error), "error");
+    showError(error);
   }
 }
 
-// Until the alarm issue gives events a schema the map applies directly, any
-// event on the command topic means "something changed": refetch, debounced.
-function scheduleRefresh() {
-  if (state.refreshTimer !== null) return;
-  state.refreshTimer = setTimeout(() => {
-    state.refreshTimer = null;
-    loadOfficers();
-  }, REFRESH_DEBOUNCE_MS);
+// A tenant may have its own category list; the built-in names cover the rest.
+async function loadCategories() {
+  try {
+    const { tenant } = await getJson("/api/tenant");
+    labels.setCategories((tenant.settings || {}).categories);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// -- live updates ------------------------------------------------------------------
+
+function onEvent(name, payload) {
+  if (name === "officers.moved") {
+    if (!officers.applyMoves(payload.officers || [])) scheduleRosterRefresh();
+  } else if (name.startsWith("alarm.")) {
+    applyAlarm(payload, name);
+  }
 }
 
 function connectRealtime(user) {
-  const status = byId("page-status");
-  if (!realtimeSupported()) setStatus(status, t("rt.unsupported"), "warning");
+  if (!realtimeSupported()) {
+    setStatus(status, t("rt.unsupported"), "warning");
+    setInterval(() => {
+      loadAlarms();
+      loadOfficers();
+    }, POLL_MS);
+  }
   const client = new RealtimeClient({
     onState: connectionIndicator(byId("connection")),
   });
   client.subscribe(`command:${user.tenant_id}`, {
-    onEvent: scheduleRefresh,
-    onReload: loadOfficers,
+    onEvent,
+    onReload: () => {
+      loadAlarms();
+      loadOfficers();
+    },
     onError: (message) => setStatus(status, message, "error"),
   });
   client.start();
 }
 
-startPage();
-state.map = createMap(byId("map"));
-loadStations();
-loadOfficers();
-connectRealtime(currentUser());
+async function start() {
+  byId("detail-dismiss").addEventListener("click", deselect);
+  // Subscribe first: events that arrive while the snapshot loads are merged.
+  connectRealtime(currentUser());
+  // Names first, so the first drawing of the queue already uses them.
+  await Promise.all([loadCategories(), loadStations()]);
+  await Promise.all([loadAlarms(), loadOfficers()]);
+  selectFromAddress();
+  setInterval(tick, TICK_MS);
+}
+
+start();

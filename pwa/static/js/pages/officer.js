@@ -1,41 +1,134 @@
-// The officer's desk: own position on the map, duty status, and the live
-// connection that will carry offers (抢单) once the alarm issue adds them.
+// The officer's desk: duty status, position sharing, offers (抢单) that fill
+// the screen with a sound, and the job screen of the alarm being handled.
+// Offers arrive over the websocket; without one the desk asks the server for
+// its stored offers every few seconds.
 
+import { errorText, getJson } from "../api.js";
+import { useCategories } from "../alarm-format.js";
 import { currentUser, t } from "../config.js";
 import { byId, setStatus } from "../dom.js";
 import { createMap } from "../map.js";
+import { OfferAlert } from "../officer-alert.js";
+import { DutyControl } from "../officer-duty.js";
+import { JobScreen } from "../officer-job.js";
+import { OfferDesk } from "../officer-offers.js";
+import { PositionSharer } from "../officer-position.js";
+import { OfficerSocket } from "../officer-realtime.js";
 import { showOwnPosition } from "../own-position.js";
-import { RealtimeClient, realtimeSupported } from "../realtime.js";
+import { realtimeSupported } from "../realtime.js";
 import { connectionIndicator, startPage } from "../shell.js";
 
-// Visual only for now: the duty API arrives with the alarm issue, which will
-// send the choice to the server and take the initial state from it.
-function bindDutyToggle() {
-  const group = byId("duty");
-  group.addEventListener("click", (event) => {
-    const chosen = event.target.closest("button[data-duty]");
-    if (!chosen) return;
-    for (const button of group.querySelectorAll("button[data-duty]")) {
-      button.setAttribute("aria-pressed", String(button === chosen));
-    }
-  });
-}
+// Without a live connection, offers stored for this officer are fetched this
+// often: well inside a claim window of a minute.
+const POLL_MS = 10000;
 
-function connectRealtime(user) {
-  const status = byId("page-status");
-  if (!realtimeSupported()) setStatus(status, t("rt.unsupported"), "warning");
-  const client = new RealtimeClient({
-    onState: connectionIndicator(byId("connection")),
-  });
-  // Offers, tasks and musters for this officer will be handled here; until
-  // then the subscription proves the channel and keeps the indicator honest.
-  client.subscribe(`user:${user.id}`, {
-    onError: (message) => setStatus(status, message, "error"),
-  });
-  client.start();
-}
+const page = { connected: false, pollTimer: null };
 
 startPage();
-bindDutyToggle();
-showOwnPosition(createMap(byId("map")), byId("geo-status"));
-connectRealtime(currentUser());
+const status = byId("page-status");
+const showConnection = connectionIndicator(byId("connection"));
+const socket = new OfficerSocket({ onState: connectionChanged });
+const sharer = new PositionSharer({ socket, label: byId("position-sent") });
+const duty = new DutyControl({
+  group: byId("duty"),
+  socket,
+  status: byId("duty-status"),
+  onChange: (chosen) => sharer.setDuty(chosen),
+});
+const alert = new OfferAlert(byId("offer-sound"));
+const map = createMap(byId("map"));
+const job = new JobScreen({
+  sharer,
+  onShown: () => duty.show("busy"), // the server makes a busy officer of them
+  onEnded: () => {
+    map.invalidateSize();
+    loadState(); // the server freed the officer: fetch their duty
+  },
+});
+const offers = new OfferDesk({
+  socket,
+  alert,
+  position: () => sharer.fix,
+  onClaimed: (alarm) => job.show(alarm),
+});
+
+function connectionChanged(state) {
+  showConnection(state);
+  const wasConnected = page.connected;
+  page.connected = state === "connected";
+  if (page.connected && !wasConnected && page.loaded) loadState();
+  schedulePoll();
+}
+
+function schedulePoll() {
+  clearTimeout(page.pollTimer);
+  if (page.connected) return;
+  page.pollTimer = setTimeout(async () => {
+    await loadState();
+    schedulePoll();
+  }, POLL_MS);
+}
+
+/** Duty, offers and the current job as the server has them. */
+async function loadState() {
+  try {
+    const state = await getJson("/api/officer/state");
+    duty.show(state.duty);
+    offers.sync(state.offers, { prune: page.loaded });
+    if (state.active) job.show(state.active);
+    page.loaded = true;
+  } catch (error) {
+    setStatus(status, errorText(error), "error");
+  }
+}
+
+/** Category names of the officer's own agency, where it renamed them. */
+async function loadCategories() {
+  try {
+    const { tenant } = await getJson("/api/tenant");
+    useCategories((tenant.settings || {}).categories);
+  } catch {
+    // The built-in names stand in.
+  }
+}
+
+function onEvent(name, payload) {
+  switch (name) {
+    case "offer.new":
+      offers.add(payload);
+      break;
+    case "offer.taken":
+    case "offer.expired":
+    case "offer.cancelled":
+      offers.end(payload.alarm_id, name.slice("offer.".length));
+      break;
+    case "alarm.assigned":
+      offers.end(payload.id, "yours");
+      job.show(payload);
+      break;
+    case "alarm.updated":
+      job.update(payload);
+      break;
+    case "alarm.unassigned":
+      job.unassigned(payload.alarm_id);
+      break;
+    default:
+      break; // events of later features (tasks, musters)
+  }
+}
+
+function connect(user) {
+  if (!realtimeSupported()) setStatus(status, t("rt.unsupported"), "warning");
+  socket.subscribe(`user:${user.id}`, {
+    onEvent,
+    onReload: loadState,
+    onError: (message) => setStatus(status, message, "error"),
+  });
+  socket.start();
+}
+
+showOwnPosition(map, byId("geo-status"));
+connect(currentUser());
+sharer.start();
+loadCategories();
+loadState();
