@@ -60,9 +60,7 @@ def citizen_view(alarm: dict, officer_position: dict | None = None) -> dict:
             {
                 "event": TIMELINE_EVENTS[h["status"]],
                 "at": h["at"],
-                "officer": (h.get("actor") or {}).get("name")
-                if h["status"] == states.ASSIGNED
-                else None,
+                "officer": h.get("officer") if h["status"] == states.ASSIGNED else None,
             }
             for h in alarm.get("history", [])
         ],

@@ -104,10 +104,15 @@ def actor_of(principal: Principal | None) -> dict:
     return {"kind": principal.kind, "id": principal.id, "name": principal.name}
 
 
-def history_entry(status: str, principal: Principal | None, note: str = "") -> dict:
+def history_entry(
+    status: str, principal: Principal | None, note: str = "", officer: str = ""
+) -> dict:
+    """One step of the case: what, when, who did it, and to whom it went."""
     entry = {"status": status, "at": now(), "actor": actor_of(principal)}
     if note:
         entry["note"] = note
+    if officer:
+        entry["officer"] = officer  # the assignee, whoever made the assignment
     return entry
 
 
@@ -199,7 +204,8 @@ class AlarmService:
             len(alarm["photos"]),
         )
         await self.notify.alarm_raised(alarm)
-        return alarm, True
+        # Read back: the first offer round has recorded whom it notified.
+        return await self.db.alarms.find_one({"_id": alarm["_id"]}) or alarm, True
 
     async def _new_alarm(self, citizen: Principal, fields: dict, ip: str) -> dict:
         if fields.get("plate"):
@@ -340,7 +346,14 @@ class AlarmService:
         """Atomically change status if it is one of ``from_statuses``."""
         update: dict[str, Any] = {
             "$set": {"status": to, "updated_at": now(), **(set_fields or {})},
-            "$push": {"history": history_entry(to, principal, note)},
+            "$push": {
+                "history": history_entry(
+                    to,
+                    principal,
+                    note,
+                    (set_fields or {}).get("assignee", {}).get("name", ""),
+                )
+            },
         }
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")

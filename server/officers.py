@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 FEED_S = 2.0
 # Phones report accuracy in metres; worse than this is a cell-tower guess.
 MAX_ACCURACY_M = 5000
+# More open offers than this at once means a flood; the newest matter most.
+MAX_OPEN_OFFERS = 20
 
 
 class OfficerService:
@@ -142,13 +144,17 @@ class OfficerService:
             {"_id": object_id(principal.id)}, {"duty": 1, "position_at": 1}
         )
         offers = []
+        declined = await self.db.offers.distinct(
+            "alarm_id", {"officer_id": principal.id, "outcome": "declined"}
+        )
         cursor = self.db.alarms.find(
             {
                 "tenant_id": principal.tenant_id,
                 "status": alarms.OFFERING,
                 "offered": principal.id,
+                "_id": {"$nin": declined},
             }
-        ).limit(20)
+        ).limit(MAX_OPEN_OFFERS)
         state = self.presence.officers.get(principal.id)
         async for alarm in cursor:
             offers.append(alarm_views.offer_view(alarm, _distance(state, alarm)))

@@ -448,3 +448,41 @@ async def test_a_non_image_is_refused_and_nothing_is_stored(live_server):
     db = live_server.platform.db
     assert await db.alarms.count_documents({}) == 0
     assert await db["media.files"].count_documents({}) == 0
+
+
+async def test_a_declined_offer_is_not_offered_again_after_a_reload(live_server):
+    await open_all_day(live_server)
+    officer, socket = await officer_online(live_server, 118.791, 32.071)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = body["alarm"]["id"]
+    assert body["alarm"]["officers_notified"] == 1
+    (offer,) = (await officer.get("/api/officer/state"))[1]["offers"]
+    assert offer["alarm_id"] == alarm_id
+    await officer.post(f"/api/alarms/{alarm_id}/decline", {"reason": "off shift"})
+    assert (await officer.get("/api/officer/state"))[1]["offers"] == []
+    socket.close()
+
+
+async def test_the_timeline_names_the_dispatched_officer_not_the_commander(
+    live_server,
+):
+    await open_all_day(live_server, claim_window_s=1)
+    person = await citizen(live_server)
+    _, body = await raise_alarm(person)
+    alarm_id = body["alarm"]["id"]
+    commander = await live_server.signed_in(["commander"], "t1")
+    officer, socket = await officer_online(live_server, 118.79, 32.07)
+    for _ in range(100):
+        if (await person.get(f"/api/alarms/{alarm_id}"))[1]["alarm"][
+            "status"
+        ] == "escalated":
+            break
+        await asyncio.sleep(0.1)
+    status, _ = await commander.post(
+        f"/api/alarms/{alarm_id}/dispatch", {"officer_id": officer.user["id"]}
+    )
+    assert status == 200
+    _, body = await person.get(f"/api/alarms/{alarm_id}")
+    claimed = [e for e in body["alarm"]["timeline"] if e["event"] == "claimed"]
+    assert [e["officer"] for e in claimed] == [officer.user["name"]]
+    socket.close()
