@@ -53,6 +53,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarms.feed": frozenset({OFFICER, COMMANDER, ADMIN}),
     # The assessment board (考核): offers, claims and arrivals per officer/station.
     "kpi.read": frozenset({COMMANDER, ADMIN}),
+    # Web push: the server's public (VAPID) key, and an officer's devices.
+    # Other roles subscribe once they have notifications of their own.
+    "push.key": STAFF_ROLES,
+    "push.subscribe": frozenset({OFFICER}),
     # The staff views (pages): a role that cannot use a view is not sent it.
     "view.officer": frozenset({OFFICER}),
     "view.command": frozenset({COMMANDER, ADMIN}),

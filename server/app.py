@@ -29,9 +29,11 @@ from server.handlers import auth as auth_handlers
 from server.handlers import field, health, meta, pages, route, tenants
 from server.handlers import kpi as kpi_handlers
 from server.handlers import open311 as open311_handlers
+from server.handlers import push as push_handlers
 from server.handlers.base import NotFoundHandler
 from server.media import MediaStore
 from server.officers import FEED_S, OfficerService
+from server.push import PushService
 from server.ratelimit import AlarmRates
 from server.realtime import field as field_messages  # noqa: F401 - registers types
 from server.realtime.hub import Hub
@@ -97,6 +99,9 @@ class Platform:
             self.db, config, self.dispatcher, AlarmRates(self.db, config)
         )
         self.dispatcher.alarms = self.alarms
+        self.push = PushService(self.db, config)
+        self.dispatcher.push = self.push
+        self.auth.listeners.append(self.push.sessions_revoked)
         self.officers = OfficerService(
             self.db, self.hub, self.presence, self.dispatcher
         )
@@ -147,6 +152,7 @@ class Platform:
         for callback in self._periodic:
             callback.stop()
         await self.timers.close()
+        await self.push.close()
         await self.officers.positions.close()
         await self.client.close()
 
@@ -269,6 +275,7 @@ def routes(config: Config) -> list:
         route("/api/officer/position", field.PositionHandler),
         route("/api/kpi", kpi_handlers.KpiHandler),
         *open311_handlers.routes(),
+        *push_handlers.routes(),
         route("/ws", RealtimeSocket),
         route("/", pages.IndexPage),
         route("/citizen", pages.CitizenPage),
@@ -277,6 +284,7 @@ def routes(config: Config) -> list:
         route("/command", pages.CommandPage),
         route("/expert", pages.ExpertPage),
         route("/admin", pages.AdminPage),
+        route("/kpi", pages.KpiPage),
         route("/sw.js", pages.ServiceWorkerHandler),
         (
             r"/(manifest\.webmanifest)",

@@ -146,6 +146,34 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         ),
         "max_zoom": Setting(int, 18, "Highest zoom level of the tiles."),
     },
+    "push": {
+        "enabled": Setting(
+            bool, True, "Send offers by web push to officers whose app is closed."
+        ),
+        "subject": Setting(
+            str,
+            "",
+            "VAPID contact, a mailto: address or https: URL (RFC 8292); empty "
+            "uses an https public_url, and push is off without either.",
+        ),
+        "vapid_private_key": Setting(
+            str,
+            "",
+            "VAPID private key (PEM or base64url); empty keeps a generated one "
+            "in data_dir/vapid-private.pem.",
+        ),
+        "allow_private_endpoints": Setting(
+            bool,
+            False,
+            "Accept push endpoints on private or loopback addresses and plain "
+            "http (tests only: it lets the server be made to call internal hosts).",
+        ),
+        # 32 at tens of milliseconds each sends a district's offers within a
+        # second, yet stays far from what a push service treats as a flood.
+        "max_concurrent_sends": Setting(
+            int, 32, "Push requests in flight at once, across all push services."
+        ),
+    },
     "logging": {
         "level": Setting(
             str,
@@ -301,6 +329,7 @@ def _check(values: dict) -> None:
         ("realtime", "max_message_bytes"),
         ("realtime", "max_pending_frames"),
         ("database", "timeout_ms"),
+        ("push", "max_concurrent_sends"),
     ]:
         if values[section][key] <= 0:
             raise ConfigError(f"[{section}] {key} must be greater than zero")

@@ -6,13 +6,17 @@ radius are found in memory (`Presence`), recorded on the alarm (so that only
 they may claim), and sent the offer over their websocket at once; then, off
 the hot path, officers who are not connected are found in the database by
 their last known position and get a stored offer they see when they open the
-app. Each round widens the radius until the tenant's maximum; the alarm's
-escalation deadline is armed as a timer and re-armed from the database after
-a restart.
+app, and a web push (`server.push`) that reaches the phone with the app
+closed; connected officers whose page does not acknowledge the offer within a
+few seconds are pushed too. When the offer ends, pushed officers get a push
+that replaces it ("taken", "expired", "cancelled"). Each round widens the
+radius until the tenant's maximum; the alarm's escalation deadline is armed
+as a timer and re-armed from the database after a restart.
 
 Every offer is recorded in ``offers`` with when it was sent, delivered, seen,
-declined and how it ended, so that the assessment board can tell a bad
-connection from an offer that was seen and let pass.
+declined and how it ended, and its push outcome per device, so that the
+assessment board can tell an offer that never reached the officer from one
+that was seen and let pass.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Dispatcher:
         self.timers = timers
         self.media = media
         self.alarms: alarms.AlarmService | None = None  # set by the platform
+        self.push = None  # server.push.PushService, set by the platform
 
     # -- offers ------------------------------------------------------------
 
@@ -129,6 +134,10 @@ class Dispatcher:
         )
         await self._store_offers(alarm, found, "websocket", round_no)
         await self._store_offers(alarm, stored, "stored", round_no)
+        if self.push is not None:
+            # Only now, in the background: the websocket offers are out and
+            # recorded, and push outcomes are written onto those records.
+            self.push.offer_round(alarm, found, stored)
         self._publish_status(alarm)
         if next_at is not None:
             self.timers.arm(
@@ -293,6 +302,7 @@ class Dispatcher:
             f"user:{winner}", "alarm.assigned", alarm_views.staff_view(alarm)
         )
         await self._settle_offers(alarm, winner)
+        self._push_closed(alarm, "taken", winner)
         self._changed(alarm)
 
     async def alarm_escalated(self, alarm: dict) -> None:
@@ -302,6 +312,7 @@ class Dispatcher:
                 f"user:{officer_id}", "offer.expired", {"alarm_id": str(alarm["_id"])}
             )
         await self._settle_offers(alarm, None)
+        self._push_closed(alarm, "expired")
         self.hub.publish(
             f"command:{alarm['tenant_id']}", "alarm.escalated", _summary(alarm)
         )
@@ -323,6 +334,7 @@ class Dispatcher:
                         {"alarm_id": str(alarm["_id"])},
                     )
                 await self._settle_offers(alarm, None, outcome="cancelled")
+                self._push_closed(alarm, "cancelled")
         self._changed(alarm)
 
     def _changed(self, alarm: dict) -> None:
@@ -350,6 +362,10 @@ class Dispatcher:
             "alarm.status",
             alarm_views.citizen_view(alarm, position),
         )
+
+    def _push_closed(self, alarm: dict, kind: str, winner: str | None = None) -> None:
+        if self.push is not None:
+            self.push.offer_closed(alarm, kind, winner)
 
     async def _settle_offers(self, alarm, winner, outcome="expired") -> None:
         alarm_id = alarm["_id"]

@@ -116,6 +116,12 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             IndexModel([("tenant_id", ASCENDING), ("sent_at", DESCENDING)]),
             IndexModel([("officer_id", ASCENDING), ("sent_at", DESCENDING)]),
         ],
+        "push_subscriptions": [
+            # One document per browser endpoint: a renewal updates it in place.
+            IndexModel([("endpoint", ASCENDING)], unique=True),
+            IndexModel([("officer_id", ASCENDING), ("renewed_at", DESCENDING)]),
+            IndexModel([("session_id", ASCENDING)]),
+        ],
     }
 
 

@@ -5,7 +5,7 @@ import re
 from server.app import make_app
 
 # Routes that are not JSON endpoints: pages, the websocket, static files.
-NOT_JSON = re.compile(r"^/(citizen|login|officer|command|expert|admin|sw\.js|ws)?$")
+NOT_JSON = re.compile(r"^/(citizen|login|officer|command|expert|admin|kpi|sw\.js|ws)?$")
 
 
 def _json_routes(app) -> dict[str, set[str]]:
