@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -61,6 +62,10 @@ async def serve(config, embedded: EmbeddedServer | None, demo: bool) -> None:
             max_body_size=config.server.max_body_bytes,
         )
         server.listen(config.server.port, config.server.host)
+        # Everything allocated so far lives as long as the process: keep it out
+        # of the collector's reach so full collections stay short (they would
+        # otherwise pause broadcasts for tens of milliseconds).
+        gc.freeze()
         announce(config)
         await stop.wait()
         log.info("stopping")

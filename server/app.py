@@ -105,6 +105,7 @@ class Platform:
         self.officers = OfficerService(
             self.db, self.hub, self.presence, self.dispatcher
         )
+        self.dispatcher.feed = self.officers.note
         self.i18n = i18n
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),

@@ -70,6 +70,8 @@ class Dispatcher:
         self.media = media
         self.alarms: alarms.AlarmService | None = None  # set by the platform
         self.push = None  # server.push.PushService, set by the platform
+        # Notes a change for the command room's officer feed (OfficerService.note).
+        self.feed = None
 
     # -- offers ------------------------------------------------------------
 
@@ -384,10 +386,11 @@ class Dispatcher:
         )
         self.presence.set_duty(officer_id, duty)
         self.presence.assign(officer_id, str(alarm["_id"]), alarm["location"])
+        self._announce_duty(alarm["tenant_id"], officer_id, duty)
 
     async def _release(self, officer_id: str, alarm: dict) -> None:
         """The officer is free again (resolved, cancelled, reassigned)."""
-        await self.db.users.update_one(
+        result = await self.db.users.update_one(
             {"_id": object_id(officer_id), "duty": "busy"}, {"$set": {"duty": "on"}}
         )
         state = self.presence.officers.get(officer_id)
@@ -395,12 +398,20 @@ class Dispatcher:
             self.presence.assign(officer_id, None, None)
             if state.duty == "busy":
                 state.duty = "on"
+        if result.modified_count:
+            self._announce_duty(alarm["tenant_id"], officer_id, "on")
         if alarm.get("assignee", {}).get("officer_id") != officer_id:
             self.hub.publish(
                 f"user:{officer_id}",
                 "alarm.unassigned",
                 {"alarm_id": str(alarm["_id"])},
             )
+
+    def _announce_duty(self, tenant_id: str, officer_id: str, duty: str) -> None:
+        """Tell the officer's devices and the command room's map."""
+        self.hub.publish(f"user:{officer_id}", "duty.changed", {"duty": duty})
+        if self.feed is not None:
+            self.feed(tenant_id, officer_id, {"duty": duty})
 
     # -- positions -----------------------------------------------------------
 

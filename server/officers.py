@@ -77,7 +77,7 @@ class OfficerService:
             {"_id": object_id(principal.id)}, {"$set": {"duty": duty}}
         )
         self.presence.set_duty(principal.id, duty)
-        self._feed(principal.tenant_id, principal.id, {"duty": duty})
+        self.note(principal.tenant_id, principal.id, {"duty": duty})
         log.info("officer %s duty %s", principal.id, duty)
         return duty
 
@@ -104,7 +104,7 @@ class OfficerService:
         self.presence.move(principal.id, lon, lat, at)
         self.positions.add(state, accuracy)
         self.dispatcher.officer_moved(state)
-        self._feed(state.tenant_id, state.id, {"position": point, "at": at})
+        self.note(state.tenant_id, state.id, {"position": point, "at": at})
 
     async def _store_directly(self, principal, point, accuracy) -> None:
         at = dt.datetime.now(dt.UTC)
@@ -124,7 +124,8 @@ class OfficerService:
             }
         )
 
-    def _feed(self, tenant_id: str, officer_id: str, change: dict) -> None:
+    def note(self, tenant_id: str, officer_id: str, change: dict) -> None:
+        """Queue a change of an officer for the command room's next feed event."""
         self._moved.setdefault(tenant_id, {}).setdefault(officer_id, {}).update(change)
 
     def publish_feed(self) -> int:

@@ -486,3 +486,21 @@ async def test_the_timeline_names_the_dispatched_officer_not_the_commander(
     claimed = [e for e in body["alarm"]["timeline"] if e["event"] == "claimed"]
     assert [e["officer"] for e in claimed] == [officer.user["name"]]
     socket.close()
+
+
+async def test_duty_changes_reach_the_officer_and_the_command_room(live_server):
+    await open_all_day(live_server)
+    officer, socket = await officer_online(live_server, 118.791, 32.071)
+    commander = await live_server.signed_in(["commander"], "t1")
+    feed = await commander.websocket()
+    await feed.send({"type": "subscribe", "id": 1, "topic": "command:t1"})
+    await feed.receive_type("subscribed")
+    _, body = await raise_alarm(await citizen(live_server))
+    await next_event(socket, "offer.new")
+    await officer.post(f"/api/alarms/{body['alarm']['id']}/claim")
+    assert (await next_event(socket, "duty.changed")) == {"duty": "busy"}
+    while True:
+        moved = await next_event(feed, "officers.moved")
+        mine = [o for o in moved["officers"] if o["id"] == officer.user["id"]]
+        if mine and mine[0].get("duty") == "busy":
+            break

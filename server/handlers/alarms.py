@@ -6,7 +6,7 @@ from server import access, geo
 from server.alarm_views import citizen_view, staff_view, tracking
 from server.alarms import TRACKED
 from server.errors import Invalid
-from server.handlers.base import BaseHandler
+from server.handlers.base import BaseHandler, WorkerCallable
 from server.openapi import GEOJSON_POINT, obj, op
 
 ALARM = obj(
@@ -208,7 +208,7 @@ def _action(summary: str, permission: str, body: dict | None = None, errors=()):
     )
 
 
-class ClaimHandler(AlarmHandler):
+class ClaimHandler(WorkerCallable, AlarmHandler):
     access, api = _action(
         "Claim an offered alarm (抢单); first claim wins", "alarm.claim"
     )

@@ -157,6 +157,22 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
         super().log_exception(typ, value, tb)
 
 
+class WorkerCallable:
+    """Mixin: also accept same-origin requests that lack the XSRF header.
+
+    A service worker cannot read the ``_xsrf`` cookie, yet it claims offers
+    from a notification and reports deliveries. Browsers mark every request
+    with ``Sec-Fetch-Site``, a header pages cannot set; ``same-origin`` proves
+    the request comes from this site, which is what the token proves.
+    Cross-site requests still need the token.
+    """
+
+    def check_xsrf_cookie(self) -> None:
+        if self.request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return
+        super().check_xsrf_cookie()
+
+
 class PageHandler(BaseHandler):
     """An HTML page: sign-in redirects and readable error pages."""
 

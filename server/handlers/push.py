@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from server.errors import Invalid
 from server.handlers import route
-from server.handlers.base import BaseHandler
+from server.handlers.base import BaseHandler, WorkerCallable
 from server.openapi import obj, op
 
 SUBSCRIPTION = obj(
@@ -28,15 +28,6 @@ SUBSCRIPTION = obj(
         "description": "The endpoint this one replaces (pushsubscriptionchange)",
     },
 )
-
-
-class WorkerCallable:
-    """Accepts same-origin requests without the XSRF token (service workers)."""
-
-    def check_xsrf_cookie(self) -> None:
-        if self.request.headers.get("Sec-Fetch-Site") == "same-origin":
-            return
-        super().check_xsrf_cookie()
 
 
 class PushKeyHandler(BaseHandler):
