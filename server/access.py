@@ -57,11 +57,23 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Other roles subscribe once they have notifications of their own.
     "push.key": STAFF_ROLES,
     "push.subscribe": frozenset({OFFICER}),
+    # Consultation rooms: officers and commanders open them and invite; the
+    # invited (experts among them) take part. Membership of the room itself
+    # is checked by server.rooms, so the role alone shows nothing.
+    "rooms.open": frozenset({OFFICER, COMMANDER}),
+    "rooms.invite": frozenset({OFFICER, COMMANDER}),
+    "rooms.take_part": frozenset({OFFICER, COMMANDER, EXPERT}),
     # The staff views (pages): a role that cannot use a view is not sent it.
     "view.officer": frozenset({OFFICER}),
     "view.command": frozenset({COMMANDER, ADMIN}),
     "view.expert": frozenset({EXPERT}),
     "view.admin": frozenset({ADMIN, PLATFORM_ADMIN}),
+    # The expert pool: reviewing applications and suspending experts, finding
+    # an expert for an incident, and an expert's own availability.
+    "experts.review": frozenset({ADMIN}),
+    "experts.directory": frozenset({OFFICER, COMMANDER, ADMIN}),
+    "expert.self": frozenset({EXPERT}),
+    "view.experts": frozenset({OFFICER, COMMANDER, ADMIN}),
 }
 
 

@@ -24,22 +24,27 @@ from server.auth import AuthService, public_user
 from server.config import ROOT, Config
 from server.dispatch import Dispatcher
 from server.embedded import EmbeddedServer
+from server.experts import ExpertService
 from server.handlers import alarms as alarm_handlers
 from server.handlers import auth as auth_handlers
+from server.handlers import experts as expert_handlers
 from server.handlers import field, health, meta, pages, route, tenants
 from server.handlers import kpi as kpi_handlers
 from server.handlers import open311 as open311_handlers
 from server.handlers import push as push_handlers
+from server.handlers import rooms as room_handlers
 from server.handlers.base import NotFoundHandler
 from server.media import MediaStore
 from server.officers import FEED_S, OfficerService
 from server.push import PushService
 from server.ratelimit import AlarmRates
 from server.realtime import field as field_messages  # noqa: F401 - registers types
+from server.realtime import rooms as room_messages  # noqa: F401 - registers types
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
 from server.realtime.socket import RealtimeSocket
 from server.realtime.timers import Timers
+from server.rooms import RoomService
 from server.tenants import TenantService
 
 log = logging.getLogger(__name__)
@@ -86,6 +91,7 @@ class Platform:
         self.started_at = time.monotonic()
         self.auth = AuthService(self.db, config)
         self.tenants = TenantService(self.db)
+        self.experts = ExpertService(self.db, config, self.auth)
         rt = config.realtime
         self.hub = Hub(rt.retention_events, rt.retention_seconds)
         self.auth.listeners.append(self.hub.revoke_sessions)
@@ -106,6 +112,7 @@ class Platform:
             self.db, self.hub, self.presence, self.dispatcher
         )
         self.dispatcher.feed = self.officers.note
+        self.rooms = RoomService(self.db, self.hub, self.media, self.alarms)
         self.i18n = i18n
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),
@@ -143,6 +150,7 @@ class Platform:
         """Undo what `socket_opened` registered, and only that."""
         if getattr(socket, "in_presence", False):
             self.officers.disconnected(socket.principal)
+        self.rooms.socket_closed(socket)
 
     def _tidy(self) -> None:
         self.hub.sweep()
@@ -277,6 +285,8 @@ def routes(config: Config) -> list:
         route("/api/kpi", kpi_handlers.KpiHandler),
         *open311_handlers.routes(),
         *push_handlers.routes(),
+        *room_handlers.routes(),
+        *expert_handlers.routes(),
         route("/ws", RealtimeSocket),
         route("/", pages.IndexPage),
         route("/citizen", pages.CitizenPage),
@@ -286,6 +296,8 @@ def routes(config: Config) -> list:
         route("/expert", pages.ExpertPage),
         route("/admin", pages.AdminPage),
         route("/kpi", pages.KpiPage),
+        route("/apply", pages.ApplyPage),
+        route("/experts", pages.ExpertsPage),
         route("/sw.js", pages.ServiceWorkerHandler),
         (
             r"/(manifest\.webmanifest)",

@@ -425,6 +425,132 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.not_resolved": "警情处置完毕后才能评价。",
         "error.off_duty": "离岗时不上报位置。",
         # ---- end of the alarm flow block ----
+        # ---- Web push: the officer's notification step (push issue) ----
+        "officer.push.title": "后台通知",
+        "officer.push.intro": "开启后，应用关闭时也能收到附近新警情。",
+        "officer.push.enable": "开启通知",
+        "officer.push.disable": "关闭通知",
+        "officer.push.enabling": "正在开启通知…",
+        "officer.push.on": "通知已开启：应用关闭时也会收到新警情。",
+        "officer.push.off": "通知已关闭。应用打开时仍会响铃提醒新警情。",
+        "officer.push.denied": (
+            "本站通知已被禁止。请在浏览器或系统设置中允许通知，再回到此页开启。"
+        ),
+        "officer.push.unsupported": (
+            "此浏览器不支持后台通知（例如微信内置浏览器，或未添加到主屏幕的"
+            " iOS Safari）。应用打开时仍会响铃提醒新警情。"
+        ),
+        "officer.push.ios_install": (
+            "iPhone 上请用 Safari 的「分享 → 添加到主屏幕」安装警滴，"
+            "再从主屏幕打开并开启通知。"
+        ),
+        "officer.push.wechat": "请点右上角「…」，选择在浏览器中打开警滴。",
+        "officer.push.no_worker": "此浏览器未启用后台服务（Service Worker）。",
+        "officer.push.failed": "未能开启通知：{error}",
+        "officer.push.support.label": "此设备支持的提醒",
+        "officer.push.support.open": "应用打开时响铃提醒",
+        "officer.push.support.background": "应用关闭时的通知",
+        "officer.push.support.actions": "在通知上直接抢单",
+        "officer.push.yes": "支持",
+        "officer.push.no": "不支持",
+        "officer.push.offer_gone": "该警情已不可抢：已被抢单、已过时或已取消。",
+        "officer.push.claim_failed": "未能从通知抢单，请在此重试。",
+        "error.push_disabled": "服务器未开启推送通知。",
+        # ---- end of the web push block ----
+        # ---- expert pool: applications, review, directory ----
+        "apply.title": "申请加入专家库",
+        "apply.intro": (
+            "灾害事故、医疗急救、法律、心理等领域的专业人士可申请加入专家库，"
+            "经公安机关审核后受邀在线参与警情会诊。"
+        ),
+        "apply.tenant": "受理机构",
+        "apply.name": "姓名",
+        "apply.phone": "手机号",
+        "apply.email": "电子邮箱",
+        "apply.contact_hint": "手机号和邮箱至少填写一项，用于查询进度和接收通知。",
+        "apply.category": "专业领域",
+        "apply.skills": "专长（标签）",
+        "apply.skills_hint": "输入一项专长后按回车或点“添加”。",
+        "apply.skill_add": "添加",
+        "apply.skill_remove": "移除 {skill}",
+        "apply.organisation": "工作单位（选填）",
+        "apply.qualifications": "资质与经历",
+        "apply.terms": (
+            "我同意公安机关为审核和联系之需使用以上信息，并确认所填内容真实。"
+        ),
+        "apply.submit": "提交申请",
+        "apply.sending": "正在提交…",
+        "apply.done": (
+            "申请已提交。请记下申请编号 {reference}，凭编号和联系方式查询进度。"
+        ),
+        "apply.check.title": "查询申请进度",
+        "apply.check.reference": "申请编号",
+        "apply.check.contact": "申请时填写的手机号或邮箱",
+        "apply.check.submit": "查询",
+        "apply.check.result": "申请 {reference}：{status}",
+        "apply.check.reason": "说明：{reason}",
+        "apply_status.pending": "待审核",
+        "apply_status.more_info": "需补充材料",
+        "apply_status.approved": "已通过",
+        "apply_status.rejected": "未通过",
+        "decision.approve": "批准",
+        "decision.reject": "驳回",
+        "decision.more_info": "要求补充",
+        "decision.suspend": "暂停",
+        "decision.reinstate": "恢复",
+        "decision.entry": "{decision}（{name}，{at}）",
+        "availability.available": "可会诊",
+        "availability.busy": "忙碌",
+        "availability.away": "暂不可用",
+        "experts.title": "专家库",
+        "experts.link": "专家库",
+        "experts.filter.category": "领域",
+        "experts.filter.all": "全部领域",
+        "experts.filter.skill": "专长",
+        "experts.filter.submit": "筛选",
+        "experts.col.name": "姓名",
+        "experts.col.category": "领域",
+        "experts.col.skills": "专长",
+        "experts.col.organisation": "单位",
+        "experts.col.availability": "状态",
+        "experts.col.consultations": "会诊次数",
+        "expert.availability.title": "我的状态",
+        "expert.availability.saved": "状态已更新。",
+        "admin.apps.title": "专家申请",
+        "admin.apps.filter": "按状态",
+        "admin.apps.all": "全部",
+        "admin.apps.col.reference": "编号",
+        "admin.apps.col.applicant": "申请人",
+        "admin.apps.col.field": "领域与专长",
+        "admin.apps.col.qualifications": "资质",
+        "admin.apps.col.status": "状态与记录",
+        "admin.apps.reason_prompt": "请填写原因（申请人可见）：",
+        "admin.apps.account": (
+            "已创建专家账号。用户名：{username}，初始密码：{password}。"
+            "密码只显示这一次，请当面或电话转交专家。"
+        ),
+        "admin.experts.title": "专家",
+        "admin.experts.suspend": "暂停",
+        "admin.experts.reinstate": "恢复",
+        "admin.experts.suspended": "已暂停",
+        "admin.experts.suspend_prompt": "暂停 {name} 的原因：",
+        "error.tenant_required": "请选择受理机构。",
+        "error.name_required": "请填写姓名。",
+        "error.contact_required": "请填写手机号或电子邮箱。",
+        "error.phone_invalid": "手机号格式不正确。",
+        "error.email_invalid": "电子邮箱格式不正确。",
+        "error.category_invalid": "请选择列出的专业领域。",
+        "error.skills_required": "请至少添加一项专长。",
+        "error.skill_invalid": "每项专长须为简短文字（30字以内）。",
+        "error.too_many_skills": "专长最多12项。",
+        "error.qualifications_required": "请填写资质与经历。",
+        "error.terms_required": "请先同意条款。",
+        "error.terms_outdated": "条款已更新，请刷新页面重新阅读。",
+        "error.too_many_applications": "此网络提交的申请过多，请一小时后再试。",
+        "error.decision_reason_required": "请填写原因，申请人可以看到。",
+        "error.decided": "此申请已处理。",
+        "error.availability_invalid": "请选择一个状态。",
+        # ---- end of the expert pool block ----
     },
     "en": {
         # The whole application
@@ -894,6 +1020,155 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.not_resolved": "You can rate once the alarm is resolved.",
         "error.off_duty": "Positions are shared only on duty.",
         # ---- end of the alarm flow block ----
+        # ---- Web push: the officer's notification step (push issue) ----
+        "officer.push.title": "Notifications",
+        "officer.push.intro": (
+            "Turn them on to get nearby alarms while the app is closed."
+        ),
+        "officer.push.enable": "Turn on notifications",
+        "officer.push.disable": "Turn off notifications",
+        "officer.push.enabling": "Turning notifications on…",
+        "officer.push.on": (
+            "Notifications are on: alarms reach you with the app closed."
+        ),
+        "officer.push.off": (
+            "Notifications are off. Alarms still ring while the app is open."
+        ),
+        "officer.push.denied": (
+            "Notifications are blocked for this site. Allow them in the browser "
+            "or system settings, then come back here."
+        ),
+        "officer.push.unsupported": (
+            "This browser cannot show notifications with the app closed (for "
+            "example WeChat's browser, or iOS Safari outside the installed app). "
+            "Alarms still ring while the app is open."
+        ),
+        "officer.push.ios_install": (
+            "On an iPhone, install Jingdi with Safari's Share → Add to Home "
+            "Screen, open it from the home screen and turn notifications on there."
+        ),
+        "officer.push.wechat": (
+            "Tap ··· at the top right and open Jingdi in the browser."
+        ),
+        "officer.push.no_worker": "This browser has no service worker running.",
+        "officer.push.failed": "Notifications could not be turned on: {error}",
+        "officer.push.support.label": "Alerts this device supports",
+        "officer.push.support.open": "Ringing while the app is open",
+        "officer.push.support.background": "Notifications with the app closed",
+        "officer.push.support.actions": "Claiming from the notification",
+        "officer.push.yes": "Yes",
+        "officer.push.no": "No",
+        "officer.push.offer_gone": (
+            "That alarm is no longer open: taken, expired or cancelled."
+        ),
+        "officer.push.claim_failed": (
+            "Claiming from the notification failed; try again here."
+        ),
+        "error.push_disabled": "Push notifications are off on this server.",
+        # ---- end of the web push block ----
+        # ---- expert pool: applications, review, directory ----
+        "apply.title": "Join the expert pool",
+        "apply.intro": (
+            "Professionals in disasters, medicine, law, psychology and other "
+            "fields may apply; once the police approve, they are invited to "
+            "advise on incidents online."
+        ),
+        "apply.tenant": "Agency",
+        "apply.name": "Name",
+        "apply.phone": "Mobile phone",
+        "apply.email": "E-mail",
+        "apply.contact_hint": (
+            "Give a phone number or an e-mail address (or both) to check the "
+            "status and to be contacted."
+        ),
+        "apply.category": "Field",
+        "apply.skills": "Skills (tags)",
+        "apply.skills_hint": "Type a skill and press Enter or Add.",
+        "apply.skill_add": "Add",
+        "apply.skill_remove": "Remove {skill}",
+        "apply.organisation": "Organisation (optional)",
+        "apply.qualifications": "Qualifications and experience",
+        "apply.terms": (
+            "I agree that the police use this information to review my "
+            "application and contact me, and confirm that it is true."
+        ),
+        "apply.submit": "Apply",
+        "apply.sending": "Sending…",
+        "apply.done": (
+            "Application received. Note your reference {reference}: with it and "
+            "your contact you can check the status."
+        ),
+        "apply.check.title": "Check an application",
+        "apply.check.reference": "Reference",
+        "apply.check.contact": "The phone or e-mail you gave",
+        "apply.check.submit": "Check",
+        "apply.check.result": "Application {reference}: {status}",
+        "apply.check.reason": "Note: {reason}",
+        "apply_status.pending": "awaiting review",
+        "apply_status.more_info": "more information needed",
+        "apply_status.approved": "approved",
+        "apply_status.rejected": "not approved",
+        "decision.approve": "Approve",
+        "decision.reject": "Reject",
+        "decision.more_info": "Ask for more",
+        "decision.suspend": "Suspended",
+        "decision.reinstate": "Reinstated",
+        "decision.entry": "{decision} ({name}, {at})",
+        "availability.available": "Available",
+        "availability.busy": "Busy",
+        "availability.away": "Away",
+        "experts.title": "Expert directory",
+        "experts.link": "Experts",
+        "experts.filter.category": "Field",
+        "experts.filter.all": "All fields",
+        "experts.filter.skill": "Skill",
+        "experts.filter.submit": "Filter",
+        "experts.col.name": "Name",
+        "experts.col.category": "Field",
+        "experts.col.skills": "Skills",
+        "experts.col.organisation": "Organisation",
+        "experts.col.availability": "Availability",
+        "experts.col.consultations": "Consultations",
+        "expert.availability.title": "My availability",
+        "expert.availability.saved": "Availability updated.",
+        "admin.apps.title": "Expert applications",
+        "admin.apps.filter": "Status",
+        "admin.apps.all": "All",
+        "admin.apps.col.reference": "Reference",
+        "admin.apps.col.applicant": "Applicant",
+        "admin.apps.col.field": "Field and skills",
+        "admin.apps.col.qualifications": "Qualifications",
+        "admin.apps.col.status": "Status and record",
+        "admin.apps.reason_prompt": "Reason (the applicant will see it):",
+        "admin.apps.account": (
+            "Expert account created. Username: {username}, initial password: "
+            "{password}. The password is shown only this once: hand it over "
+            "in person or by phone."
+        ),
+        "admin.experts.title": "Experts",
+        "admin.experts.suspend": "Suspend",
+        "admin.experts.reinstate": "Reinstate",
+        "admin.experts.suspended": "Suspended",
+        "admin.experts.suspend_prompt": "Why suspend {name}?",
+        "error.tenant_required": "Choose the agency to apply to.",
+        "error.name_required": "Enter your name.",
+        "error.contact_required": "Give a phone number or an e-mail address.",
+        "error.phone_invalid": "The phone number is not valid.",
+        "error.email_invalid": "The e-mail address is not valid.",
+        "error.category_invalid": "Choose one of the listed fields.",
+        "error.skills_required": "Add at least one skill.",
+        "error.skill_invalid": "Each skill is a short text (30 characters at most).",
+        "error.too_many_skills": "List at most 12 skills.",
+        "error.qualifications_required": "Describe your qualifications.",
+        "error.terms_required": "Please accept the terms first.",
+        "error.terms_outdated": "The terms have changed; reload the page.",
+        "error.too_many_applications": (
+            "Too many applications from this network; try again in an hour."
+        ),
+        "error.decision_reason_required": "Give a reason; the applicant will see it.",
+        "error.decided": "This application has already been decided.",
+        "error.availability_invalid": "Choose an availability.",
+        # ---- end of the expert pool block ----
     },
 }
 

@@ -333,3 +333,87 @@ def _extension(content_type: str) -> str:
     # The stored name is made up: a citizen's file name can carry a name or a
     # date, and nobody needs it.
     return {JPEG: ".jpg"}.get(content_type, "")
+
+
+# -- room attachments ------------------------------------------------------
+# Consultation rooms (server.rooms) accept more than photos. The type is read
+# from the first bytes; the name and the browser's Content-Type are ignored.
+
+# Per kind, the largest upload accepted. A phone photo or a PDF report fits in
+# 10-20 MiB; a minute of phone video is about 40 MiB. Video above the server's
+# request limit (max_body_bytes, 25 MiB by default) is refused before it gets
+# here, with the same 413.
+ROOM_LIMITS = {
+    "image": 10 * 1024 * 1024,
+    "audio": 20 * 1024 * 1024,
+    "video": 50 * 1024 * 1024,
+    "file": 20 * 1024 * 1024,
+}
+# Longest side of an image's thumbnail: a chat bubble on a phone.
+THUMBNAIL_SIDE = 320
+ROOM_MEDIA_KIND = "room_media"
+ROOM_THUMBNAIL_KIND = "room_thumbnail"
+
+
+def sniff(body: bytes, wanted: str | None = None) -> tuple[str, str]:
+    """The (kind, content type) of an attachment, read from its content.
+
+    ``wanted`` (``audio`` or ``video``) only settles containers that hold
+    either (WebM, MP4); it never makes other bytes acceptable. Anything not
+    recognised is refused as ``unsupported_type``.
+    """
+    head = body[:16]
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
+        return "image", "image/*"  # clean_photo decides and re-encodes
+    if head[:4] == b"OggS":
+        return "audio", "audio/ogg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio", "audio/wav"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] >= 0xE0):
+        return "audio", "audio/mpeg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        kind = "audio" if wanted == "audio" else "video"
+        return kind, f"{kind}/webm"
+    if head[4:8] == b"ftyp":
+        audio = wanted == "audio" or head[8:12] in (b"M4A ", b"M4B ")
+        return ("audio", "audio/mp4") if audio else ("video", "video/mp4")
+    if head[:5] == b"%PDF-":
+        return "file", "application/pdf"
+    if _plain_text(body):
+        return "file", "text/plain; charset=utf-8"
+    raise Invalid(
+        "This type of file is not accepted: send a photo, an audio or video "
+        "clip, a PDF or plain text.",
+        "unsupported_type",
+    )
+
+
+def _plain_text(body: bytes) -> bool:
+    if not body or b"\x00" in body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def make_thumbnail(jpeg: bytes) -> Blob:
+    """A small JPEG of an already cleaned photo. Blocking: use a worker thread."""
+    with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as image:
+        image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        image.load()
+        small = image.convert("RGB")
+    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return _encode_bare(small)
+
+
+async def clean_image(store: MediaStore, body: bytes) -> tuple[Blob, Blob]:
+    """A photo re-encoded without metadata, and its thumbnail (worker threads)."""
+    loop = asyncio.get_running_loop()
+    async with store._decoding:
+        cleaned = await loop.run_in_executor(None, clean_photo, body)
+        small = await loop.run_in_executor(None, make_thumbnail, cleaned.data)
+    return cleaned, small

@@ -92,6 +92,8 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
         "expert_applications": [
             IndexModel([("reference", ASCENDING)], unique=True),
             IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+            # Counting an address's recent applications (the hourly limit).
+            IndexModel([("client_ip", ASCENDING), ("submitted_at", DESCENDING)]),
         ],
         "tasks": [
             IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)]),
@@ -121,6 +123,24 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             IndexModel([("endpoint", ASCENDING)], unique=True),
             IndexModel([("officer_id", ASCENDING), ("renewed_at", DESCENDING)]),
             IndexModel([("session_id", ASCENDING)]),
+        ],
+        "rooms": [
+            IndexModel([("tenant_id", ASCENDING), ("members.user_id", ASCENDING)]),
+            IndexModel([("alarm_id", ASCENDING)]),
+        ],
+        "room_messages": [
+            # One number per message of a room: the order everyone sees.
+            IndexModel([("room_id", ASCENDING), ("seq", ASCENDING)], unique=True),
+            # A retried upload finds the first one: one message per client id.
+            IndexModel(
+                [
+                    ("room_id", ASCENDING),
+                    ("sender.id", ASCENDING),
+                    ("client_id", ASCENDING),
+                ],
+                unique=True,
+                partialFilterExpression={"client_id": {"$type": "string"}},
+            ),
         ],
     }
 

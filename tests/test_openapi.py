@@ -3,16 +3,19 @@
 import re
 
 from server.app import make_app
+from server.handlers.base import PageHandler
+from server.handlers.pages import ServiceWorkerHandler
+from server.realtime.socket import RealtimeSocket
 
-# Routes that are not JSON endpoints: pages, the websocket, static files.
-NOT_JSON = re.compile(r"^/(citizen|login|officer|command|expert|admin|kpi|sw\.js|ws)?$")
+# Not JSON endpoints: HTML pages, the service worker script, the websocket.
+NOT_JSON = (PageHandler, ServiceWorkerHandler, RealtimeSocket)
 
 
 def _json_routes(app) -> dict[str, set[str]]:
     found = {}
     for rule in app.wildcard_router.rules:
         template = getattr(rule, "template", None)
-        if template is None or NOT_JSON.match(template):
+        if template is None or issubclass(rule.target, NOT_JSON):
             continue
         found[template] = {m.lower() for m in rule.target.access}
     return found

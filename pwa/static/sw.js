@@ -1,6 +1,7 @@
-// The service worker: an offline-capable app shell, nothing more. API calls,
-// the websocket and pages always go to the network; only static files are
-// served from the cache, and the landing page stands in when offline.
+// The service worker: an offline-capable app shell, and the officer's offers
+// by web push while the app is closed. API calls, the websocket and pages
+// always go to the network; only static files are served from the cache, and
+// the landing page stands in when offline.
 //
 // The server replaces __JINGDI_VERSION__ with a hash of the static files, so
 // each release installs under a new cache name and the old one is deleted.
@@ -32,6 +33,10 @@ const SHELL = [
   "/static/js/command-queue.js",
   "/static/js/config.js",
   "/static/js/dom.js",
+  "/static/js/expert-availability.js",
+  "/static/js/expert-format.js",
+  "/static/js/expert-review.js",
+  "/static/js/expert-tags.js",
   "/static/js/geo.js",
   "/static/js/kpi-table.js",
   "/static/js/locate.js",
@@ -41,16 +46,19 @@ const SHELL = [
   "/static/js/officer-job.js",
   "/static/js/officer-offers.js",
   "/static/js/officer-position.js",
+  "/static/js/officer-push.js",
   "/static/js/officer-realtime.js",
   "/static/js/own-position.js",
   "/static/js/realtime.js",
   "/static/js/shell.js",
   "/static/js/sw-register.js",
   "/static/js/pages/admin.js",
+  "/static/js/pages/apply.js",
   "/static/js/pages/citizen.js",
   "/static/js/pages/command.js",
   "/static/js/pages/error.js",
   "/static/js/pages/expert.js",
+  "/static/js/pages/experts.js",
   "/static/js/pages/index.js",
   "/static/js/pages/kpi.js",
   "/static/js/pages/login.js",
@@ -141,3 +149,403 @@ self.addEventListener("fetch", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
 });
+
+// ---- Web push: offers for an officer whose app is closed -------------------
+//
+// The server pushes an offer, and later what became of it, as JSON
+// (server/push.py offer_payload): {type: "offer" | "taken" | "expired" |
+// "cancelled", alarm_id, tag, category, address, distance_m, expires_at,
+// sent_at}. Every push shows a notification, whatever it holds: a push that
+// shows nothing can cost the permission (Safari revokes it). News about an
+// offer reuses its tag, so it replaces the offer instead of stacking.
+//
+// The worker has no page configuration, so its few sentences and the names of
+// the six default categories are here, in both languages (keep them in step
+// with server/i18n.py); an agency's own category shows as its code.
+
+const OFFICER_PATH = "/officer";
+const CLAIM_ACTION = "claim";
+const ICON = "/static/icons/icon-192.png";
+// Long, short, long: the pattern of officer-alert.js, distinct from messages.
+const OFFER_VIBRATION_MS = [400, 150, 400, 150, 400];
+// A push can wait at the push service while the phone is offline; an offer
+// that arrives after its end is shown as ended. The allowance keeps a phone
+// whose clock runs a little fast from hiding a live offer.
+const CLOCK_SKEW_MS = 30000;
+// Server reasons for a refused claim that mean the offer is over.
+const ENDED_REASONS = new Set(["taken", "expired", "cancelled", "not_offered"]);
+const PUSH_TYPES = new Set(["offer", "taken", "expired", "cancelled"]);
+
+const WORDS = {
+  zh: {
+    lang: "zh-CN",
+    app: "警滴",
+    offer: "新警情",
+    claim: "抢单",
+    tapToClaim: "点按查看并抢单",
+    metres: (n) => `距您 ${n} 米`,
+    kilometres: (n) => `距您 ${n} 公里`,
+    noAddress: "位置见警情详情",
+    taken: "已被其他民警抢单",
+    expired: "抢单时间已过，已转指挥室",
+    cancelled: "群众已取消报警",
+    not_offered: "此警情未推送给您",
+    claimed: "抢单成功，此警情由您处置",
+    claimFailed: "未能抢单，请打开警滴重试",
+    generic: "有新消息，点按打开警滴",
+    categories: {
+      taxi_dispute: "出租车纠纷",
+      missing_person: "走失寻人",
+      animal_nuisance: "动物扰民",
+      lost_item: "失物招领",
+      neighbour_dispute: "邻里纠纷",
+      noise: "噪音扰民",
+    },
+  },
+  en: {
+    lang: "en",
+    app: "Jingdi",
+    offer: "New alarm",
+    claim: "Claim",
+    tapToClaim: "Tap to see it and claim",
+    metres: (n) => `${n} m from you`,
+    kilometres: (n) => `${n} km from you`,
+    noAddress: "Location in the alarm's details",
+    taken: "Taken by another officer",
+    expired: "The offer expired; the command room has it",
+    cancelled: "The citizen cancelled the alarm",
+    not_offered: "This alarm was not offered to you",
+    claimed: "Claimed: this alarm is yours",
+    claimFailed: "Could not claim; open Jingdi and try again",
+    generic: "Something new: tap to open Jingdi",
+    categories: {
+      taxi_dispute: "Taxi dispute",
+      missing_person: "Missing person",
+      animal_nuisance: "Animal nuisance",
+      lost_item: "Lost and found",
+      neighbour_dispute: "Neighbour dispute",
+      noise: "Noise nuisance",
+    },
+  },
+};
+
+/** The officer's language: their choice on the site, else the browser's. */
+async function language() {
+  // The same order as the server's pick_language: the `lang` cookie the
+  // pages set on an explicit choice, then the browser's languages.
+  if (self.cookieStore) {
+    try {
+      const chosen = await self.cookieStore.get("lang");
+      if (chosen && WORDS[chosen.value]) return chosen.value;
+    } catch {
+      // The Cookie Store API refused: the browser's languages decide.
+    }
+  }
+  for (const tag of navigator.languages || [navigator.language]) {
+    const primary = String(tag || "").split("-")[0].toLowerCase();
+    if (WORDS[primary]) return primary;
+  }
+  return "zh";
+}
+
+/** The push's JSON if it is a message about an offer, else null. */
+function readPayload(data) {
+  let payload;
+  try {
+    payload = data ? data.json() : null;
+  } catch {
+    return null;
+  }
+  const valid =
+    payload &&
+    typeof payload === "object" &&
+    PUSH_TYPES.has(payload.type) &&
+    typeof payload.alarm_id === "string" &&
+    /^[\w-]{1,64}$/.test(payload.alarm_id);
+  return valid ? payload : null;
+}
+
+function categoryName(code, words) {
+  return words.categories[code] || String(code || "");
+}
+
+function distanceText(meters, words) {
+  if (typeof meters !== "number" || !Number.isFinite(meters)) return "";
+  const whole = Math.max(0, Math.round(meters));
+  if (whole < 1000) return words.metres(whole);
+  return words.kilometres((whole / 1000).toFixed(1));
+}
+
+function timeOf(value) {
+  const time = typeof value === "string" ? Date.parse(value) : NaN;
+  return Number.isNaN(time) ? Date.now() : time;
+}
+
+/** Whether notifications here show buttons (iOS and macOS Safari: no). */
+function actionsSupported() {
+  return (
+    typeof Notification !== "undefined" &&
+    "actions" in Notification.prototype &&
+    (Notification.maxActions || 0) > 0
+  );
+}
+
+/** What an alarm's notifications carry, to act on a tap. */
+function noticeData(type, payload) {
+  return {
+    type,
+    alarm_id: payload.alarm_id,
+    tag: payload.tag || `alarm-${payload.alarm_id}`,
+    category: payload.category,
+    address: payload.address,
+  };
+}
+
+/** The offer itself: loud, lasting, with 抢单 where buttons exist. */
+function offerNotice(payload, words) {
+  const lines = [
+    distanceText(payload.distance_m, words),
+    payload.address || words.noAddress,
+  ];
+  // Without buttons the body is the only way in, and says so.
+  if (!actionsSupported()) lines.push(words.tapToClaim);
+  const data = noticeData("offer", payload);
+  return {
+    title: `${words.offer} · ${categoryName(payload.category, words)}`,
+    options: {
+      body: lines.filter(Boolean).join("\n"),
+      tag: data.tag,
+      renotify: true,
+      requireInteraction: true,
+      silent: false,
+      vibrate: OFFER_VIBRATION_MS,
+      timestamp: timeOf(payload.sent_at),
+      icon: ICON,
+      lang: words.lang,
+      actions: [{ action: CLAIM_ACTION, title: words.claim }],
+      data,
+    },
+  };
+}
+
+/** A short, quiet note that replaces the offer: `title` says what happened. */
+function quietNotice(title, payload, words, type = "ended") {
+  const category = categoryName(payload.category, words);
+  const data = noticeData(type, payload);
+  return {
+    title,
+    options: {
+      body: [category, payload.address].filter(Boolean).join(" · "),
+      tag: data.tag,
+      renotify: false,
+      silent: true,
+      icon: ICON,
+      lang: words.lang,
+      data,
+    },
+  };
+}
+
+function describe(payload, words) {
+  if (payload.type !== "offer") {
+    return quietNotice(words[payload.type], payload, words);
+  }
+  const late = Date.parse(payload.expires_at) + CLOCK_SKEW_MS < Date.now();
+  return late
+    ? quietNotice(words.expired, payload, words)
+    : offerNotice(payload, words);
+}
+
+function genericNotice(words) {
+  return {
+    title: words.app,
+    options: { body: words.generic, tag: "jingdi-message", icon: ICON },
+  };
+}
+
+function show(notice) {
+  return self.registration.showNotification(notice.title, notice.options);
+}
+
+/** POSTs JSON with the session cookie; returns {ok, status, body}. */
+async function postJson(path, body) {
+  // No XSRF header: a worker cannot read the cookie. These endpoints accept
+  // the request because the browser marks it Sec-Fetch-Site: same-origin.
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch {
+    // An answer without JSON: the status alone has to do.
+  }
+  return { ok: response.ok, status: response.status, body: answer };
+}
+
+/** Tells the server the device received (or the officer saw) an offer. */
+async function acknowledge(alarmId, seen) {
+  try {
+    await postJson(`/api/offers/${alarmId}/ack`, { seen });
+  } catch (error) {
+    // A receipt is a statistic; the offer itself must not wait for it.
+    console.warn("jingdi: offer receipt not sent:", error.message);
+  }
+}
+
+async function windowClients() {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true });
+}
+
+/** Passes a message to every open page (an open desk refreshes its offers). */
+async function tellPages(message) {
+  for (const client of await windowClients()) client.postMessage(message);
+}
+
+self.addEventListener("push", (event) => {
+  event.waitUntil(receivePush(event.data));
+});
+
+async function receivePush(data) {
+  const words = WORDS[await language()];
+  const payload = readPayload(data);
+  const notice = payload ? describe(payload, words) : genericNotice(words);
+  const tasks = [show(notice), tellPages({ type: "push.received", payload })];
+  if (payload && payload.type === "offer") {
+    tasks.push(acknowledge(payload.alarm_id, false));
+  }
+  // Showing never waits for the receipt or the pages, nor fails with them.
+  const [shown] = await Promise.allSettled(tasks);
+  if (shown.status === "rejected") throw shown.reason;
+}
+
+// ---- A tap on a notification ----------------------------------------------
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(answerTap(event.notification.data || {}, event.action));
+});
+
+async function answerTap(data, action) {
+  if (!data.alarm_id) return openDesk(OFFICER_PATH);
+  const seen = data.type === "offer" ? acknowledge(data.alarm_id, true) : null;
+  if (data.type === "offer" && action === CLAIM_ACTION) {
+    return Promise.all([seen, claimFromNotice(data)]);
+  }
+  const url = `${OFFICER_PATH}#offer=${data.alarm_id}`;
+  return Promise.all([
+    seen,
+    openDesk(url, { type: "push.open", alarm_id: data.alarm_id }),
+  ]);
+}
+
+/**
+ * The officer's desk in front: an open /officer window (told `message`), else
+ * a new one at `url`. Resolves with the window's client, or null when the
+ * browser allowed neither (it does only shortly after a tap).
+ */
+async function openDesk(url, message) {
+  const desk = (await windowClients()).find(
+    (client) => new URL(client.url).pathname === OFFICER_PATH,
+  );
+  if (desk) {
+    if (message) desk.postMessage(message);
+    try {
+      return await desk.focus();
+    } catch {
+      return desk; // not allowed to focus: it still hears the messages
+    }
+  }
+  try {
+    return await self.clients.openWindow(url);
+  } catch {
+    return null;
+  }
+}
+
+/** 抢单 on the notification: claim, and show the desk with the outcome. */
+async function claimFromNotice(data) {
+  // The window is asked for at once, alongside the claim: browsers allow
+  // opening one only for a few seconds after the tap, and on a slow network
+  // the claim may take longer than that. A new window hears the outcome once
+  // its script runs (messages wait for it).
+  const [desk, outcome] = await Promise.all([
+    openDesk(`${OFFICER_PATH}#offer=${data.alarm_id}`),
+    claim(data.alarm_id),
+  ]);
+  if (desk) {
+    const alarmId = data.alarm_id;
+    desk.postMessage({ type: "push.claimed", alarm_id: alarmId, ...outcome });
+    return;
+  }
+  // No window could be shown: the notification tells the outcome instead.
+  const words = WORDS[await language()];
+  if (outcome.ok) {
+    await show(quietNotice(words.claimed, data, words, "claimed"));
+  } else if (ENDED_REASONS.has(outcome.reason)) {
+    await show(quietNotice(words[outcome.reason], data, words));
+  } else {
+    await show(quietNotice(words.claimFailed, data, words, "offer"));
+  }
+}
+
+/** Claims an alarm for the signed-in officer: {ok, alarm} or {ok, reason}. */
+async function claim(alarmId) {
+  try {
+    const answer = await postJson(`/api/alarms/${alarmId}/claim`, {});
+    if (answer.ok && answer.body && answer.body.alarm) {
+      return { ok: true, alarm: answer.body.alarm };
+    }
+    const reason = answer.body && answer.body.reason;
+    return { ok: false, reason: reason || `http_${answer.status}` };
+  } catch {
+    return { ok: false, reason: "network" };
+  }
+}
+
+// ---- A renewed subscription -----------------------------------------------
+
+// The browser replaced the subscription (Firefox, and Safari, fire this;
+// Chrome renews without telling, and the desk re-sends its subscription on
+// every visit). The server swaps the old endpoint for the new one.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  const { oldSubscription, newSubscription } = event;
+  event.waitUntil(renewSubscription(oldSubscription, newSubscription));
+});
+
+async function renewSubscription(old, renewed) {
+  try {
+    let subscription = renewed;
+    if (!subscription) {
+      const key =
+        (old && old.options && old.options.applicationServerKey) ||
+        (await serverKey());
+      subscription = await self.registration.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: key,
+      });
+    }
+    const body = { ...subscription.toJSON() };
+    if (old && old.endpoint !== subscription.endpoint) {
+      body.old_endpoint = old.endpoint;
+    }
+    const answer = await postJson("/api/push/subscriptions", body);
+    if (!answer.ok) throw new Error(`the server answered ${answer.status}`);
+  } catch (error) {
+    // Signed out, or push turned off: the desk offers the step again.
+    console.warn("jingdi: renewed subscription not stored:", error.message);
+  }
+}
+
+/** The server's applicationServerKey, as bytes. */
+async function serverKey() {
+  const response = await fetch("/api/push/key", { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`no push key (${response.status})`);
+  const { public_key: key } = await response.json();
+  const base64 = key.replace(/-/g, "+").replace(/_/g, "/");
+  const text = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(text, (char) => char.charCodeAt(0));
+}

@@ -35,6 +35,18 @@ CommandPage = page("command", "view.command")
 ExpertPage = page("expert", "view.expert")
 AdminPage = page("admin", "view.admin")
 KpiPage = page("kpi", "kpi.read")
+ExpertsPage = page("experts", "view.experts")
+
+
+class ApplyPage(PageHandler):
+    """The public expert application form, with the agencies to choose from."""
+
+    access = {"GET": access.PUBLIC}
+
+    async def get(self) -> None:
+        tenants = await self.platform.experts.tenants()
+        chosen = self.get_query_argument("tenant", None)
+        self.render_page("apply.html", "apply", tenants=tenants, chosen=chosen)
 
 
 def static_version(static_dir: Path) -> str:

@@ -315,3 +315,111 @@ def test_the_service_worker_precaches_every_shell_file():
         if path.is_file()
     }
     assert sorted(wanted - listed) == []
+
+
+# -- the expert pool ------------------------------------------------------------
+
+
+async def add_application(live_server, name: str = "王敏") -> None:
+    await live_server.platform.db.expert_applications.insert_one(
+        {
+            "tenant_id": "t1",
+            "reference": "EXP-TEST2345",
+            "name": name,
+            "contact": {"phone": "13800000002", "email": None},
+            "category": "legal",
+            "skills": ["民事纠纷调解"],
+            "qualifications": "执业律师",
+            "consent": {"terms_version": "x", "at": dt.datetime.now(dt.UTC)},
+            "status": "pending",
+            "submitted_at": dt.datetime.now(dt.UTC),
+            "decisions": [],
+        }
+    )
+
+
+async def test_anyone_applies_to_the_expert_pool_and_checks_the_status(
+    browser, live_server
+):
+    page, problems = await open_page(browser, viewport={"width": 390, "height": 844})
+    await page.goto(live_server.url + "/apply?tenant=t1")
+    await expect(page.locator("#apply-category option")).to_have_count(7)
+    await page.fill("#apply-name", "李明")
+    await page.fill("#apply-phone", "13800000001")
+    await page.select_option("#apply-category", "medical_emergency")
+    await page.fill("#apply-skill", "院前急救")
+    await page.press("#apply-skill", "Enter")
+    await page.fill("#apply-skill", "心肺复苏")
+    await page.click("#apply-skill-add")
+    await expect(page.locator("#apply-skills .tag")).to_have_count(2)
+    await page.fill("#apply-qualifications", "急诊科护师，八年")
+    await page.check("#apply-terms")
+    await page.click("#apply-submit")
+    await expect(page.locator("#apply-status")).to_contain_text("EXP-")
+    stored = await live_server.platform.db.expert_applications.find_one({})
+    assert stored["skills"] == ["院前急救", "心肺复苏"]
+    assert stored["tenant_id"] == "t1"
+
+    # The reference is filled in for the status check; the contact is needed.
+    await page.fill("#check-contact", "13800000001")
+    await page.click("#check-submit")
+    await expect(page.locator("#check-status")).to_contain_text("待审核")
+    assert problems.unexpected() == []
+
+
+async def test_admin_approves_an_application_and_sees_the_password_once(
+    browser, live_server
+):
+    await add_application(live_server)
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "admin", ["admin"])
+    row = page.locator("#applications tbody tr", has_text="EXP-TEST2345")
+    await expect(row).to_contain_text("法律咨询")
+    await row.locator("button.btn-primary").click()
+    await expect(page.locator("#review-status")).to_contain_text("初始密码")
+    await expect(page.locator("#experts tbody tr", has_text="王敏")).to_contain_text(
+        "可会诊"
+    )
+    expert_row = page.locator("#experts tbody tr", has_text="王敏")
+    page.once("dialog", lambda dialog: dialog.accept("投诉核查中"))
+    await expert_row.locator("button").click()
+    await expect(expert_row).to_contain_text("已暂停")
+    assert problems.unexpected() == []
+
+
+async def test_commander_filters_the_expert_directory(browser, live_server):
+    for name, category, skills in (
+        ("急救专家", "medical_emergency", ["心肺复苏"]),
+        ("法律专家", "legal", ["刑事诉讼"]),
+    ):
+        await live_server.create_user(
+            roles=["expert"],
+            name=name,
+            expert={
+                "category": category,
+                "skills": skills,
+                "organisation": "某单位",
+                "availability": "busy",
+            },
+        )
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "experts", ["commander"])
+    await expect(page.locator("#experts tbody tr")).to_have_count(2)
+    await page.select_option("#filter-category", "legal")
+    await page.click("#expert-filter button[type=submit]")
+    await expect(page.locator("#experts tbody tr")).to_have_count(1)
+    await expect(page.locator("#experts tbody tr")).to_contain_text("法律专家")
+    await expect(page.locator("#experts tbody tr")).to_contain_text("忙碌")
+    assert problems.unexpected() == []
+
+
+async def test_expert_sets_availability(browser, live_server):
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "expert", ["expert"])
+    available = page.locator('#availability [data-availability="available"]')
+    await expect(available).to_have_attribute("aria-pressed", "true")
+    away = page.locator('#availability [data-availability="away"]')
+    await away.click()
+    await expect(away).to_have_attribute("aria-pressed", "true")
+    await expect(available).to_have_attribute("aria-pressed", "false")
+    assert problems.unexpected() == []

@@ -4,6 +4,7 @@
 import { errorText, getJson, postJson } from "../api.js";
 import { currentUser, joinList, localName, t } from "../config.js";
 import { byId, el, setStatus } from "../dom.js";
+import { startExpertReview } from "../expert-review.js";
 import { startPage } from "../shell.js";
 
 function cell(text) {
@@ -103,3 +104,4 @@ async function loadTables() {
 
 startPage();
 loadTables();
+startExpertReview();

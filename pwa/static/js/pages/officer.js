@@ -1,7 +1,9 @@
 // The officer's desk: duty status, position sharing, offers (抢单) that fill
 // the screen with a sound, and the job screen of the alarm being handled.
 // Offers arrive over the websocket; without one the desk asks the server for
-// its stored offers every few seconds.
+// its stored offers every few seconds. With the app closed they come by web
+// push (officer-push.js, sw.js); a tap on one opens this page at
+// #offer=<alarm id>.
 
 import { errorText, getJson } from "../api.js";
 import { useCategories } from "../alarm-format.js";
@@ -13,6 +15,7 @@ import { DutyControl } from "../officer-duty.js";
 import { JobScreen } from "../officer-job.js";
 import { OfferDesk } from "../officer-offers.js";
 import { PositionSharer } from "../officer-position.js";
+import { PushPanel } from "../officer-push.js";
 import { OfficerSocket } from "../officer-realtime.js";
 import { showOwnPosition } from "../own-position.js";
 import { realtimeSupported } from "../realtime.js";
@@ -21,6 +24,8 @@ import { connectionIndicator, startPage } from "../shell.js";
 // Without a live connection, offers stored for this officer are fetched this
 // often: well inside a claim window of a minute.
 const POLL_MS = 10000;
+// Claim refusals that mean the offer is over (as in officer-offers.js).
+const ENDED_REASONS = new Set(["taken", "expired", "cancelled", "not_offered"]);
 
 const page = { connected: false, pollTimer: null };
 
@@ -49,7 +54,15 @@ const offers = new OfferDesk({
   socket,
   alert,
   position: () => sharer.fix,
-  onClaimed: (alarm) => job.show(alarm),
+  onClaimed: (alarm) => {
+    push.forget(alarm.id);
+    job.show(alarm);
+  },
+});
+const push = new PushPanel({
+  onOffer: () => loadState(),
+  onOpen: (alarmId) => openOffer(alarmId),
+  onClaimed: claimedFromNotification,
 });
 
 function connectionChanged(state) {
@@ -82,6 +95,40 @@ async function loadState() {
   }
 }
 
+/** The alarm id of a notification tap that opened this page, if any. */
+function offerInAddress() {
+  const match = /^#offer=([\w-]+)$/.exec(location.hash);
+  if (!match) return null;
+  // Once is enough: a reload must not bring the offer forward again.
+  history.replaceState(null, "", location.pathname + location.search);
+  return match[1];
+}
+
+/** A notification was tapped: show its offer, fresh from the server. */
+async function openOffer(alarmId) {
+  await loadState();
+  if (offers.offers.has(alarmId)) {
+    offers.bringForward(alarmId);
+  } else if (job.alarmId !== alarmId) {
+    setStatus(byId("offers-status"), t("officer.push.offer_gone"), "warning");
+  }
+}
+
+/** 抢单 on a notification: the worker claimed, and says how it went. */
+function claimedFromNotification({ alarm_id: alarmId, ok, alarm, reason }) {
+  if (ok) {
+    offers.end(alarmId, "yours");
+    job.show(alarm);
+  } else if (ENDED_REASONS.has(reason)) {
+    offers.end(alarmId, reason);
+    const text = t("officer.offer.result." + reason);
+    setStatus(byId("offers-status"), text, "warning");
+  } else {
+    setStatus(byId("offers-status"), t("officer.push.claim_failed"), "error");
+    openOffer(alarmId);
+  }
+}
+
 /** Category names of the officer's own agency, where it renamed them. */
 async function loadCategories() {
   try {
@@ -101,9 +148,11 @@ function onEvent(name, payload) {
     case "offer.expired":
     case "offer.cancelled":
       offers.end(payload.alarm_id, name.slice("offer.".length));
+      push.forget(payload.alarm_id);
       break;
     case "alarm.assigned":
       offers.end(payload.id, "yours");
+      push.forget(payload.id);
       job.show(payload);
       break;
     case "alarm.updated":
@@ -131,4 +180,7 @@ showOwnPosition(map, byId("geo-status"));
 connect(currentUser());
 sharer.start();
 loadCategories();
-loadState();
+push.start();
+const tapped = offerInAddress();
+if (tapped) openOffer(tapped);
+else loadState();

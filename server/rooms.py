@@ -1,0 +1,721 @@
+"""Consultation rooms: a group chat about an alarm or an incident, with experts.
+
+An officer or commander opens a room and invites experts and colleagues; an
+invitee accepts or declines. Only active members read the room, its messages
+and its media; anyone else, removed members included, gets ``NotFound``.
+
+Messages are durable and numbered per room (``seq``, allocated with an atomic
+``$inc`` on the room). ``GET messages?after=<seq>`` is the source of truth:
+a client that reconnects asks for what follows the last number it holds and
+gets each message exactly once, in order. The websocket topic ``room:<id>``
+carries the same messages live (event ``room.message``, payload with ``seq``),
+so a client reconciles the two by ``seq`` and drops what it already has.
+Numbers only grow; a failed write can leave a gap, so a gap is not a loss.
+
+A retried upload carries the same ``client_id``: the first stored message is
+returned and nothing is stored twice. A closed room keeps everything, refuses
+new messages, and can be exported as an HTML transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import time
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from server import access, geo, media
+from server.access import Principal
+from server.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from server.storage import object_id
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 120
+DESCRIPTION_MAX = 2000
+SUMMARY_MAX = 4000
+# A chat message: a few paragraphs, not a document (attach a PDF for that).
+TEXT_MAX = 4000
+CLIENT_ID_MAX = 64
+# One invitation names at most this many people: a consultation, not a crowd.
+INVITE_MAX = 20
+# Messages per page of history: a screenful or two on a phone; catch-up after
+# a long disconnect takes several pages, each one cheap.
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
+# Roles that can be invited (an expert, or a colleague from the field).
+INVITABLE = (access.EXPERT, access.COMMANDER, access.OFFICER)
+# Members who may remove others and close the room besides its opener.
+MODERATORS = frozenset({access.COMMANDER})
+
+OPEN, CLOSED = "open", "closed"
+INVITED, ACTIVE, DECLINED, REMOVED = "invited", "active", "declined", "removed"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def topic(room_id) -> str:
+    return f"room:{room_id}"
+
+
+def _text(value, limit: int, what: str, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise Invalid(f"The {what} must be text.", f"bad_{what}")
+    value = value.strip()
+    if required and not value:
+        raise Invalid(f"Give a {what}.", f"bad_{what}")
+    if len(value) > limit:
+        raise Invalid(f"The {what} is longer than {limit} characters.", f"bad_{what}")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise Invalid(f"The {what} contains control characters.", f"bad_{what}")
+    return value
+
+
+def member_of(room: dict, user_id: str) -> dict | None:
+    return next((m for m in room["members"] if m["user_id"] == user_id), None)
+
+
+def is_active(room: dict, user_id: str) -> bool:
+    member = member_of(room, user_id)
+    return member is not None and member["state"] == ACTIVE
+
+
+def _main_role(roles) -> str:
+    return next((r for r in INVITABLE if r in roles), "")
+
+
+def room_view(room: dict, present: list[str] | None = None) -> dict:
+    """A room as its members see it."""
+    return {
+        "id": str(room["_id"]),
+        "title": room["title"],
+        "description": room.get("description", ""),
+        "location": room.get("location"),
+        "alarm_id": room.get("alarm_id"),
+        "status": room["status"],
+        "summary": room.get("summary", ""),
+        "created_by": room["created_by"],
+        "created_at": room["created_at"],
+        "closed_at": room.get("closed_at"),
+        "seq": room["seq"],
+        "members": [
+            {
+                "user_id": m["user_id"],
+                "name": m["name"],
+                "role": m["role"],
+                "state": m["state"],
+                "read_seq": m.get("read_seq", 0),
+            }
+            for m in room["members"]
+        ],
+        "present": present or [],
+    }
+
+
+def message_view(message: dict) -> dict:
+    view = {
+        "id": str(message["_id"]),
+        "room_id": str(message["room_id"]),
+        "seq": message["seq"],
+        "client_id": message.get("client_id"),
+        "sender": message["sender"],
+        "kind": message["kind"],
+        "text": message.get("text", ""),
+        "at": message["at"],
+    }
+    if message.get("media"):
+        view["media"] = message["media"]
+    return view
+
+
+class RoomService:
+    """Rooms and their messages over MongoDB; live events through the hub."""
+
+    def __init__(self, db: AsyncDatabase, hub, media_store, alarms):
+        self.db = db
+        self.hub = hub
+        self.media = media_store
+        self.alarms = alarms
+        # Per-room locks: allocating a number and inserting its message happen
+        # together, so a reader never sees seq n+1 before seq n exists.
+        # TODO(multi-process): one process per deployment today; with more,
+        # this needs the database (a pending flag per message) instead.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- reading -----------------------------------------------------------
+
+    async def _room(self, principal: Principal, room_id) -> dict:
+        room = await self.db.rooms.find_one({"_id": object_id(room_id)})
+        if room is None or room["tenant_id"] != principal.tenant_id:
+            raise NotFound("No such room.")
+        return room
+
+    async def visible(self, principal: Principal, room_id) -> dict:
+        """The room if ``principal`` is invited to it or in it; else NotFound."""
+        room = await self._room(principal, room_id)
+        member = member_of(room, principal.id)
+        if member is None or member["state"] not in (INVITED, ACTIVE):
+            raise NotFound("No such room.")
+        return room
+
+    async def joined(self, principal: Principal, room_id) -> dict:
+        """The room if ``principal`` is an active member; else NotFound."""
+        room = await self._room(principal, room_id)
+        if not is_active(room, principal.id):
+            raise NotFound("No such room.")
+        return room
+
+    async def mine(self, principal: Principal) -> list[dict]:
+        """Rooms the principal is in or invited to, newest first."""
+        cursor = self.db.rooms.find(
+            {
+                "tenant_id": principal.tenant_id,
+                "members": {
+                    "$elemMatch": {
+                        "user_id": principal.id,
+                        "state": {"$in": [INVITED, ACTIVE]},
+                    }
+                },
+            }
+        )
+        return await cursor.sort("created_at", -1).limit(PAGE_MAX).to_list()
+
+    def present(self, room_id) -> list[str]:
+        """Ids of the members with a socket following the room now."""
+        stream = self.hub.streams.get(topic(room_id))
+        if stream is None:
+            return []
+        return sorted({s.principal.id for s in stream.subscribers})
+
+    async def messages(
+        self, principal: Principal, room_id, after=0, limit=PAGE_DEFAULT
+    ) -> tuple[dict, list[dict]]:
+        """Messages numbered above ``after``, in order, at most ``limit``."""
+        after, limit = _int(after, "after", 0), _int(limit, "limit", PAGE_DEFAULT)
+        limit = max(1, min(limit, PAGE_MAX))
+        room = await self.joined(principal, room_id)
+        cursor = self.db.room_messages.find(
+            {"room_id": room["_id"], "seq": {"$gt": after}}
+        )
+        found = await cursor.sort("seq", 1).limit(limit).to_list()
+        return room, found
+
+    # -- the room's life ---------------------------------------------------
+
+    async def open_room(self, principal: Principal, body: dict) -> dict:
+        """Open a room with its opener as the first member; invite any named."""
+        title = _text(body.get("title"), TITLE_MAX, "title", required=True)
+        description = _text(body.get("description"), DESCRIPTION_MAX, "description")
+        location, alarm_id = None, None
+        if body.get("alarm_id") is not None:
+            alarm = await self.alarms.visible(principal, str(body["alarm_id"]))
+            alarm_id, location = str(alarm["_id"]), alarm.get("location")
+        if body.get("lon") is not None or body.get("lat") is not None:
+            location = geo.point(body.get("lon"), body.get("lat"))
+        at = now()
+        room = {
+            "tenant_id": principal.tenant_id,
+            "title": title,
+            "description": description,
+            "location": location,
+            "alarm_id": alarm_id,
+            "status": OPEN,
+            "summary": "",
+            "created_by": {"id": principal.id, "name": principal.name},
+            "created_at": at,
+            "closed_at": None,
+            "seq": 0,
+            "members": [
+                {
+                    "user_id": principal.id,
+                    "name": principal.name,
+                    "role": _main_role(principal.roles),
+                    "state": ACTIVE,
+                    "invited_by": principal.id,
+                    "invited_at": at,
+                    "joined_at": at,
+                    "read_seq": 0,
+                }
+            ],
+        }
+        result = await self.db.rooms.insert_one(room)
+        log.info("room %s opened by %s", result.inserted_id, principal.id)
+        if body.get("invite"):
+            return await self.invite(principal, str(result.inserted_id), body["invite"])
+        return room
+
+    async def invite(self, principal: Principal, room_id, user_ids) -> dict:
+        """Invite accounts of the room's tenant; members already in are skipped."""
+        room = await self._writable(principal, room_id)
+        users = await self._invitable(room, user_ids)
+        at = now()
+        invited = []
+        for user in users:
+            uid = str(user["_id"])
+            member = member_of(room, uid)
+            if member is not None and member["state"] in (INVITED, ACTIVE):
+                continue
+            entry = {
+                "user_id": uid,
+                "name": user.get("name", ""),
+                "role": _main_role(user.get("roles", ())),
+                "state": INVITED,
+                "invited_by": principal.id,
+                "invited_at": at,
+                "joined_at": None,
+                "read_seq": 0,
+            }
+            if member is None:
+                query = {"members.user_id": {"$ne": uid}}
+                update = {"$push": {"members": entry}}
+            else:  # declined or removed before: invited again
+                query = {"members": {"$elemMatch": {"user_id": uid}}}
+                update = {"$set": {"members.$": entry}}
+            done = await self.db.rooms.update_one(
+                {"_id": room["_id"], "status": OPEN, **query}, update
+            )
+            if done.modified_count:
+                invited.append(entry)
+        room = await self._room(principal, room_id)
+        for entry in invited:
+            self._member_event(room, entry["user_id"], INVITED, principal)
+            self.hub.publish(
+                f"user:{entry['user_id']}",
+                "room.invited",
+                {
+                    "room_id": str(room["_id"]),
+                    "title": room["title"],
+                    "invited_by": {"id": principal.id, "name": principal.name},
+                },
+            )
+        log.info("room %s: %d invited by %s", room["_id"], len(invited), principal.id)
+        return room
+
+    async def _invitable(self, room: dict, user_ids) -> list[dict]:
+        if (
+            not isinstance(user_ids, list)
+            or not user_ids
+            or len(user_ids) > INVITE_MAX
+            or not all(isinstance(u, str) for u in user_ids)
+        ):
+            raise Invalid(f"Name 1 to {INVITE_MAX} accounts to invite.", "bad_invitees")
+        ids = [object_id(u) for u in dict.fromkeys(user_ids)]
+        users = await self.db.users.find(
+            {
+                "_id": {"$in": ids},
+                "tenant_id": room["tenant_id"],
+                "roles": {"$in": list(INVITABLE)},
+                "disabled": {"$ne": True},
+            },
+            {"name": 1, "roles": 1},
+        ).to_list()
+        if len(users) != len(ids):
+            raise Invalid(
+                "Only experts, officers and commanders of this agency can be invited.",
+                "bad_invitees",
+            )
+        return users
+
+    async def respond(self, principal: Principal, room_id, accept) -> dict:
+        """An invitee accepts (joins) or declines."""
+        if not isinstance(accept, bool):
+            raise Invalid("Say accept: true or false.", "bad_answer")
+        room = await self.visible(principal, room_id)
+        state = ACTIVE if accept else DECLINED
+        fields = {"members.$.state": state}
+        if accept:
+            fields["members.$.joined_at"] = now()
+        # update_one, not find_one_and_update: SecantusDB's findAndModify does
+        # not resolve the positional ``$`` (MongoDB does); the update is as
+        # atomic, the read after it only reports.
+        done = await self.db.rooms.update_one(
+            {
+                "_id": room["_id"],
+                "status": OPEN,
+                "members": {"$elemMatch": {"user_id": principal.id, "state": INVITED}},
+            },
+            {"$set": fields},
+        )
+        if not done.modified_count:
+            if room["status"] == CLOSED:
+                raise _closed()
+            raise Conflict("There is no open invitation to answer.", "not_invited")
+        updated = await self._room(principal, room_id)
+        self._member_event(updated, principal.id, state, principal)
+        verb = "joined" if accept else "declined"
+        await self._system(updated, f"{principal.name} {verb}.")
+        return updated
+
+    async def remove(self, principal: Principal, room_id, user_id) -> dict:
+        """End a member's access now, live sockets included."""
+        room = await self._writable(principal, room_id)
+        if not isinstance(user_id, str) or member_of(room, user_id) is None:
+            raise NotFound("No such member.", "no_member")
+        if user_id == principal.id:
+            raise Invalid("Leave a room by declining; you cannot remove yourself.")
+        _require_moderator(room, principal)
+        done = await self.db.rooms.update_one(
+            {
+                "_id": room["_id"],
+                "members": {
+                    "$elemMatch": {"user_id": user_id, "state": {"$ne": REMOVED}}
+                },
+            },
+            {"$set": {"members.$.state": REMOVED}},
+        )
+        if not done.modified_count:
+            return room
+        updated = await self._room(principal, room_id)
+        self._cut_off(updated, user_id)
+        self._member_event(updated, user_id, REMOVED, principal)
+        name = member_of(updated, user_id)["name"]
+        await self._system(updated, f"{name} was removed by {principal.name}.")
+        log.info("room %s: %s removed by %s", room["_id"], user_id, principal.id)
+        return updated
+
+    async def close(self, principal: Principal, room_id, summary) -> dict:
+        """Close the room with a written summary; it stays, read-only."""
+        summary = _text(summary, SUMMARY_MAX, "summary", required=True)
+        room = await self._writable(principal, room_id)
+        _require_moderator(room, principal)
+        await self._system(room, f"Closed by {principal.name}.")
+        closed = await self.db.rooms.find_one_and_update(
+            {"_id": room["_id"], "status": OPEN},
+            {"$set": {"status": CLOSED, "summary": summary, "closed_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if closed is None:
+            raise _closed()
+        self.hub.publish(
+            topic(room["_id"]),
+            "room.closed",
+            {"room_id": str(room["_id"]), "summary": summary, "by": principal.id},
+        )
+        log.info(
+            "room %s closed by %s at seq %d", room["_id"], principal.id, closed["seq"]
+        )
+        return closed
+
+    async def _writable(self, principal: Principal, room_id) -> dict:
+        room = await self.joined(principal, room_id)
+        if room["status"] != OPEN:
+            raise _closed()
+        return room
+
+    # -- messages ----------------------------------------------------------
+
+    async def post(
+        self,
+        principal: Principal,
+        room_id,
+        client_id,
+        text=None,
+        upload=None,
+        wanted=None,
+    ) -> tuple[dict, bool]:
+        """Store and announce a message; a retry returns the stored one.
+
+        Returns (message, created). ``upload`` is ``(body bytes)``; the file's
+        name and declared type are never used.
+        """
+        client_id = _text(client_id, CLIENT_ID_MAX, "client_id", required=True)
+        room = await self._writable(principal, room_id)
+        earlier = await self._earlier(room, principal, client_id)
+        if earlier is not None:
+            return earlier, False
+        if upload is None:
+            kind, body, attached = "text", _text(text, TEXT_MAX, "text", True), None
+        else:
+            body = _text(text, TEXT_MAX, "text")
+            kind, attached = await self._store_upload(room, upload, wanted)
+        try:
+            return await self._append_message(
+                room, principal, client_id, kind, body, attached
+            )
+        except BaseException:
+            await self._discard(attached)
+            raise
+
+    async def _discard(self, attached: dict | None) -> None:
+        if attached:
+            ids = [attached["id"], attached.get("thumbnail_id")]
+            await self.media.delete([i for i in ids if i])
+
+    async def _earlier(self, room, principal, client_id) -> dict | None:
+        return await self.db.room_messages.find_one(
+            {
+                "room_id": room["_id"],
+                "sender.id": principal.id,
+                "client_id": client_id,
+            }
+        )
+
+    async def _store_upload(self, room: dict, body: bytes, wanted) -> tuple[str, dict]:
+        kind, content_type = media.sniff(body, wanted)
+        if wanted == "image" and kind != "image":
+            raise Invalid("This is not a JPEG, PNG or WebP image.", "not_an_image")
+        limit = media.ROOM_LIMITS[kind]
+        if len(body) > limit:
+            log.info(
+                "refused a %s of %d bytes in room %s", kind, len(body), room["_id"]
+            )
+            mib = limit // (1024 * 1024)
+            raise TooLarge(f"A {kind} may be at most {mib} MB.", "file_too_large")
+        owner = {"room_id": room["_id"]}
+        if kind == "image":
+            cleaned, small = await media.clean_image(self.media, body)
+            stored, thumb = await self.media.put_all(
+                [cleaned, small], room["tenant_id"], owner, media.ROOM_MEDIA_KIND
+            )
+            stored["thumbnail_id"] = thumb["id"]
+        else:
+            blob = media.Blob(body, content_type)
+            [stored] = await self.media.put_all(
+                [blob], room["tenant_id"], owner, media.ROOM_MEDIA_KIND
+            )
+        return kind, stored
+
+    async def _append_message(
+        self, room, principal, client_id, kind, text, attached
+    ) -> tuple[dict, bool]:
+        sender = {"id": principal.id, "name": principal.name}
+        async with self._lock(room["_id"]):
+            # Again under the lock: a retry may have raced the first attempt.
+            earlier = await self._earlier(room, principal, client_id)
+            if earlier is not None:
+                await self._discard(attached)
+                return earlier, False
+            message = await self._insert(
+                room,
+                {"user_id": principal.id, "state": ACTIVE},
+                sender,
+                kind,
+                text,
+                attached,
+                client_id,
+            )
+        log.info(
+            "room %s: message %d (%s) from %s",
+            room["_id"],
+            message["seq"],
+            kind,
+            principal.id,
+        )
+        return message, True
+
+    async def _system(self, room: dict, text: str) -> None:
+        """A line in the history about the room itself (joins, removals, close)."""
+        async with self._lock(room["_id"]):
+            await self._insert(room, None, {"id": "", "name": ""}, "system", text)
+
+    async def _insert(
+        self, room, member, sender, kind, text, attached=None, client_id=None
+    ) -> dict:
+        """Take the next number (open room, sender still active) and store."""
+        query = {"_id": room["_id"], "status": OPEN}
+        if member is not None:
+            query["members"] = {"$elemMatch": member}
+        numbered = await self.db.rooms.find_one_and_update(
+            query,
+            {"$inc": {"seq": 1}},
+            projection={"seq": 1, "status": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if numbered is None:
+            current = await self.db.rooms.find_one({"_id": room["_id"]}, {"status": 1})
+            if current and current["status"] == CLOSED:
+                raise _closed()
+            raise NotFound("No such room.")
+        message = {
+            "room_id": room["_id"],
+            "tenant_id": room["tenant_id"],
+            "seq": numbered["seq"],
+            "sender": sender,
+            "kind": kind,
+            "text": text,
+            "at": now(),
+        }
+        if client_id is not None:
+            message["client_id"] = client_id
+        if attached:
+            message["media"] = attached
+        try:
+            await self.db.room_messages.insert_one(message)
+        except DuplicateKeyError:
+            # Only a second process could race here (see _locks).
+            raise Conflict("Send the message again.", "retry") from None
+        self.hub.publish(topic(room["_id"]), "room.message", message_view(message))
+        return message
+
+    def _lock(self, room_id) -> asyncio.Lock:
+        key = str(room_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        if len(self._locks) > 1000:  # forget idle rooms' locks
+            for other in [k for k, v in self._locks.items() if not v.locked()]:
+                if other != key:
+                    del self._locks[other]
+        return lock
+
+    async def mark_read(self, principal: Principal, room_id, seq) -> int:
+        """Move the member's read mark forward (never back); announce it."""
+        seq = _int(seq, "seq", None)
+        room = await self.joined(principal, room_id)
+        seq = min(seq, room["seq"])
+        await self.db.rooms.update_one(
+            {
+                "_id": room["_id"],
+                "members": {"$elemMatch": {"user_id": principal.id, "state": ACTIVE}},
+            },
+            {"$max": {"members.$.read_seq": seq}},
+        )
+        room = await self.joined(principal, room_id)
+        read = member_of(room, principal.id).get("read_seq", 0)
+        self.hub.publish(
+            topic(room["_id"]), "room.read", {"user_id": principal.id, "seq": read}
+        )
+        return read
+
+    # -- media and export --------------------------------------------------
+
+    async def open_media(self, principal, room_id, media_id, thumbnail=False):
+        """(metadata, bytes) of a room's file, for members only."""
+        room = await self.joined(principal, room_id)
+        if thumbnail:
+            found = await self.db.room_messages.find_one(
+                {"room_id": room["_id"], "media.id": media_id}, {"media": 1}
+            )
+            media_id = (found or {}).get("media", {}).get("thumbnail_id") or ""
+        return await self.media.open(
+            media_id,
+            room["tenant_id"],
+            {"room_id": room["_id"]},
+            media.ROOM_MEDIA_KIND,
+        )
+
+    async def transcript(self, principal, room_id) -> str:
+        """The whole room as one HTML page, every value escaped."""
+        started = time.monotonic()
+        room = await self.joined(principal, room_id)
+        cursor = self.db.room_messages.find({"room_id": room["_id"]})
+        messages = await cursor.sort("seq", 1).to_list()
+        page = render_transcript(room, messages)
+        log.info(
+            "room %s transcript: %d messages in %.2fs",
+            room["_id"],
+            len(messages),
+            time.monotonic() - started,
+        )
+        return page
+
+    # -- live --------------------------------------------------------------
+
+    def _member_event(self, room, user_id, state, by: Principal) -> None:
+        self.hub.publish(
+            topic(room["_id"]),
+            "room.member",
+            {"user_id": user_id, "state": state, "by": by.id},
+        )
+
+    def _cut_off(self, room: dict, user_id: str) -> None:
+        """Unsubscribe a removed member's sockets and tell them why."""
+        name = topic(room["_id"])
+        stream = self.hub.streams.get(name)
+        payload = {"room_id": str(room["_id"])}
+        for socket in list(stream.subscribers if stream else ()):
+            if socket.principal.id == user_id:
+                socket.send(
+                    {
+                        "type": "event",
+                        "topic": name,
+                        "event": "room.removed",
+                        "payload": payload,
+                    }
+                )
+                self.hub.unsubscribe(socket, name)
+                socket.topics.discard(name)
+        self.hub.publish(f"user:{user_id}", "room.removed", payload)
+        self.announce_presence(room["_id"])
+
+    def announce_presence(self, room_id) -> None:
+        self.hub.publish(
+            topic(room_id),
+            "room.presence",
+            {"room_id": str(room_id), "present": self.present(room_id)},
+        )
+
+    def socket_closed(self, socket) -> None:
+        """A socket went away: rooms it followed announce who is left."""
+        for name in getattr(socket, "topics", ()):
+            if name.startswith("room:"):
+                self.announce_presence(name.partition(":")[2])
+
+
+def _require_moderator(room: dict, principal: Principal) -> None:
+    if room["created_by"]["id"] == principal.id:
+        return
+    if not (MODERATORS & principal.roles):
+        raise Forbidden("Only the room's opener or a commander may do this.", "role")
+
+
+def _closed() -> Conflict:
+    return Conflict("The room is closed; it is kept read-only.", "room_closed")
+
+
+def _int(value, what: str, default):
+    if value is None or value == "":
+        if default is None:
+            raise Invalid(f"Give {what}.", f"bad_{what}")
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"{what} must be a whole number.", f"bad_{what}") from None
+    if number < 0 or isinstance(value, bool):
+        raise Invalid(f"{what} must be a whole number.", f"bad_{what}")
+    return number
+
+
+def render_transcript(room: dict, messages: list[dict]) -> str:
+    """HTML of the room and its history; media appear as links by id."""
+    e = html.escape
+    base = f"/api/rooms/{room['_id']}/media/"
+    rows = []
+    for m in messages:
+        line = e(m.get("text", ""))
+        if m.get("media"):
+            ref = e(base + m["media"]["id"])
+            line += (
+                f' <a href="{ref}">[{e(m["kind"])}: {e(m["media"]["content_type"])}, '
+                f"{m['media']['bytes']} bytes, {ref}]</a>"
+            )
+        who = e(m["sender"]["name"]) or "—"
+        rows.append(
+            f"<tr><td>{m['seq']}</td><td>{e(m['at'].isoformat())}</td>"
+            f"<td>{who}</td><td>{e(m['kind'])}</td><td>{line}</td></tr>"
+        )
+    members = "".join(
+        f"<li>{e(m['name'])} ({e(m['role'])}, {e(m['state'])})</li>"
+        for m in room["members"]
+    )
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>{e(room['title'])}</title></head><body>"
+        f"<h1>{e(room['title'])}</h1><p>{e(room.get('description', ''))}</p>"
+        f"<p>Status: {e(room['status'])}. Opened {e(room['created_at'].isoformat())}"
+        f" by {e(room['created_by']['name'])}.</p>"
+        f"<h2>Summary</h2><p>{e(room.get('summary', ''))}</p>"
+        f"<h2>Members</h2><ul>{members}</ul>"
+        "<h2>Messages</h2><table><tr><th>#</th><th>At</th><th>From</th>"
+        f"<th>Kind</th><th>Message</th></tr>{''.join(rows)}</table></body></html>"
+    )
