@@ -298,6 +298,7 @@ def routes(config: Config) -> list:
         route("/kpi", pages.KpiPage),
         route("/apply", pages.ApplyPage),
         route("/experts", pages.ExpertsPage),
+        route("/rooms/{room_id}", pages.RoomPage),
         route("/sw.js", pages.ServiceWorkerHandler),
         (
             r"/(manifest\.webmanifest)",

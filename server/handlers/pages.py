@@ -38,6 +38,15 @@ KpiPage = page("kpi", "kpi.read")
 ExpertsPage = page("experts", "view.experts")
 
 
+class RoomPage(PageHandler):
+    """``/rooms/{room_id}``: the shell of a consultation room; data comes by API."""
+
+    access = {"GET": "rooms.take_part"}
+
+    def get(self, room_id: str) -> None:
+        self.render_page("room.html", "room", room_id=room_id)
+
+
 class ApplyPage(PageHandler):
     """The public expert application form, with the agencies to choose from."""
 

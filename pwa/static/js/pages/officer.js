@@ -16,6 +16,7 @@ import { JobScreen } from "../officer-job.js";
 import { OfferDesk } from "../officer-offers.js";
 import { PositionSharer } from "../officer-position.js";
 import { PushPanel } from "../officer-push.js";
+import { ConsultButton } from "../room-consult.js";
 import { OfficerSocket } from "../officer-realtime.js";
 import { showOwnPosition } from "../own-position.js";
 import { realtimeSupported } from "../realtime.js";
@@ -50,6 +51,8 @@ const job = new JobScreen({
     loadState(); // the server freed the officer: fetch their duty
   },
 });
+// Experts are consulted in a room about the job's alarm.
+new ConsultButton({ alarm: () => job.alarm });
 const offers = new OfferDesk({
   socket,
   alert,
