@@ -53,7 +53,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             list, [], "Extra origins allowed to open the websocket."
         ),
         "max_body_bytes": Setting(
-            int, 25 * 1024 * 1024, "Largest request body accepted, in bytes."
+            int,
+            52 * 1024 * 1024,
+            "Largest request body accepted, in bytes: the largest upload (a 50 "
+            "MiB video clip in a consultation room) plus the form around it.",
         ),
         "debug": Setting(bool, False, "Tornado debug mode (never in production)."),
     },

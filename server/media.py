@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # a face, few enough that an officer looks at all of them on a phone.
 MAX_PHOTOS = 4
 # A full-resolution phone photo is 2-6 MiB; twice that leaves headroom while a
-# whole alarm (4 photos) stays inside the server's 25 MiB request limit.
+# whole alarm (4 photos) stays inside the server's request limit (52 MiB).
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 # 40 megapixels is above any phone camera's default mode; beyond that a small
 # file that inflates to gigabytes of pixels (a decompression bomb) is refused
@@ -340,9 +340,10 @@ def _extension(content_type: str) -> str:
 # from the first bytes; the name and the browser's Content-Type are ignored.
 
 # Per kind, the largest upload accepted. A phone photo or a PDF report fits in
-# 10-20 MiB; a minute of phone video is about 40 MiB. Video above the server's
-# request limit (max_body_bytes, 25 MiB by default) is refused before it gets
-# here, with the same 413.
+# 10-20 MiB; a minute of phone video is about 40 MiB. The server's request
+# limit (max_body_bytes, 52 MiB by default) leaves room for the largest.
+# TODO: clip durations are not checked: reading them needs an MP4/WebM/Ogg
+# parser the platform does not have yet; the size limits bound them instead.
 ROOM_LIMITS = {
     "image": 10 * 1024 * 1024,
     "audio": 20 * 1024 * 1024,
