@@ -14,11 +14,9 @@ import asyncio
 import re
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.browser.test_views import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Problems,
     open_page,
     sign_in_through,
@@ -44,18 +42,6 @@ SEND_TIMEOUT_MS = 10_000
 
 WON = "抢单成功，此警情由您处置。"
 LOST = "已被其他民警抢单。"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def officer_on_duty(browser, live_server, spot) -> tuple[Page, Problems, str]:

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import types
 
 import pytest
-import tornado.httpserver
-import tornado.netutil
 from bson import ObjectId
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from server.app import make_app, routes
-from server.handlers import pages, route
 from tests.browser.test_views import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     add_station,
     open_page,
     sign_in_through,
@@ -41,18 +34,6 @@ pytestmark = pytest.mark.browser
 
 # Escalation comes after the claim window (2 s here) plus a timer's jitter.
 ESCALATION_WAIT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def station_officer(live_server, lon, lat):
@@ -131,31 +112,6 @@ async def test_an_unclaimed_alarm_is_dispatched_reassigned_and_closed(
 # -- the assessment board --------------------------------------------------------
 
 
-@pytest.fixture
-async def board_url(live_server):
-    """The server's address, with ``/kpi`` routed as the lead will route it.
-
-    Until server/app.py routes the page, the same platform is served again
-    with that one rule added.
-    """
-    if any(
-        getattr(r, "template", None) == "/kpi"
-        for r in routes(live_server.platform.config)
-    ):
-        yield live_server.url
-        return
-    app = make_app(live_server.platform)
-    app.add_handlers(r".*", [route("/kpi", pages.page("kpi", "kpi.read"))])
-    server = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    try:
-        yield f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
-    finally:
-        server.stop()
-        await server.close_all_connections()
-
-
 async def offers(live_server, officer_name: str, *outcomes: dict) -> None:
     """An officer of station s1 and one stored offer per outcome given."""
     db = live_server.platform.db
@@ -180,7 +136,7 @@ async def offers(live_server, officer_name: str, *outcomes: dict) -> None:
 
 
 async def test_the_board_keeps_lost_offers_apart_and_sorts_by_a_column(
-    browser, live_server, board_url
+    browser, live_server
 ):
     await add_station(live_server)
     now = dt.datetime.now(dt.UTC)
@@ -195,8 +151,7 @@ async def test_the_board_keeps_lost_offers_apart_and_sorts_by_a_column(
         {"delivered_at": None, "outcome": "lost"},
     )
     page, problems = await open_page(browser)
-    server = types.SimpleNamespace(url=board_url, create_user=live_server.create_user)
-    await sign_in_through(page, server, "kpi", ["commander"])
+    await sign_in_through(page, live_server, "kpi", ["commander"])
 
     rows = page.locator("#kpi-rows tr")
     await expect(rows).to_have_count(2)

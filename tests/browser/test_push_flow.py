@@ -29,11 +29,9 @@ import json
 
 import pytest
 from bson import ObjectId
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.browser.test_views import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     open_page,
     sign_in_through,
 )
@@ -120,18 +118,6 @@ async def push_service(platform):
     service = await TestPushService(platform.push.keys.public_key).start()
     yield service
     await service.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def eventually(check, within: float = 10.0):

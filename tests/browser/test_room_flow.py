@@ -15,9 +15,9 @@ import re
 
 import pytest
 from PIL import Image
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.browser.test_views import CHROMIUM, CHROMIUM_ARGS, Problems, open_page
+from tests.browser.test_views import Problems, open_page
 from tests.test_alarms import SCENE, citizen, next_event, open_all_day, raise_alarm
 
 pytestmark = pytest.mark.browser
@@ -28,18 +28,6 @@ EXPERTS = [
     {"category": "medical", "skills": ["first aid"]},
 ]
 SUMMARY = "Gas leak confirmed; utility company called."
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 def jpeg() -> bytes:

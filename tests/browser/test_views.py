@@ -12,37 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 pytestmark = pytest.mark.browser
 
 STATIC = Path(__file__).resolve().parents[2] / "pwa" / "static"
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking switches Chromium keeps trying hosts it
-# cannot reach from the test machines.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 # Inside tenant t1's territory (tests/conftest.py), near Xuanwu Lake.
 T1_SPOT = {"latitude": 32.07, "longitude": 118.79}
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 class Problems:
