@@ -317,22 +317,30 @@ class ExpertService:
         entry = {"decision": decision, "reason": reason, "by": _by(principal)}
         entry["at"] = now()
         applications = self._in("expert_applications", principal.tenant_id)
-        doc = await applications.find_one_and_update(
+        before = await applications.find_one_and_update(
             {"_id": object_id(application_id), "status": {"$in": list(allowed)}},
             {"$set": {"status": status}, "$push": {"decisions": entry}},
-            return_document=ReturnDocument.AFTER,
+            return_document=ReturnDocument.BEFORE,
         )
-        if doc is None:
+        if before is None:
             if await applications.find_one({"_id": object_id(application_id)}):
                 raise Conflict("This application is already decided.", "decided")
             raise NotFound("No such application.")
         log.info("expert application %s: %s", application_id, decision)
+        decisions = [*before.get("decisions", []), entry]
+        doc = {**before, "status": status, "decisions": decisions}
         answer: dict[str, Any] = {}
         if decision == "approve":
-            # TODO: not one transaction: should creating the account fail after
-            # the status changed, the application stays approved without an
-            # account (user_id unset) and needs an operator to retry.
-            answer["account"] = await self._create_account(doc)
+            try:
+                answer["account"] = await self._create_account(doc)
+            except BaseException:
+                # No account, so no approval: put the application back as it
+                # was, so that the admin can simply approve it again.
+                await applications.update_one(
+                    {"_id": before["_id"], "status": status},
+                    {"$set": {"status": before["status"]}, "$pop": {"decisions": 1}},
+                )
+                raise
             doc["user_id"] = answer["account"]["user_id"]
         answer["application"] = application_view(doc)
         return answer

@@ -281,3 +281,27 @@ async def test_roles_and_tenants_limit_the_review(live_server):
         {"_id": doc["_id"]}
     )
     assert (stored["status"], stored["decisions"]) == ("pending", [])
+
+
+async def test_a_failed_account_creation_leaves_the_application_to_retry(
+    live_server, monkeypatch, expect_errors
+):
+    doc, _ = await _apply(live_server)
+    admin = await live_server.signed_in(["admin"], "t1")
+    experts = live_server.platform.experts
+    create = experts._create_account
+
+    async def broken(application):
+        raise RuntimeError("account store down")
+
+    monkeypatch.setattr(experts, "_create_account", broken)
+    expect_errors("Uncaught exception POST /api/admin/expert-applications", "500 POST")
+    status, _ = await _decide(admin, doc["_id"], "approve")
+    assert status == 500
+    stored = await live_server.platform.db.expert_applications.find_one(
+        {"_id": doc["_id"]}
+    )
+    assert (stored["status"], stored["decisions"]) == ("pending", [])
+    monkeypatch.setattr(experts, "_create_account", create)
+    status, body = await _decide(admin, doc["_id"], "approve")
+    assert status == 200 and body["application"]["status"] == "approved"
