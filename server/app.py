@@ -201,6 +201,8 @@ class Platform:
             },
             "user": public_user(principal) if principal else None,
             "terms_version": self.config.security.terms_version,
+            # The browser's applicationServerKey; null while push is off.
+            "push_key": self.push.keys.public_key if self.push.active else None,
             "i18n": i18n.MESSAGES[lang],
         }
 

@@ -8,8 +8,8 @@
 // this device; signing out deletes it first. The service worker (sw.js) shows
 // the notifications and reports back to this page through messages.
 
-import { ApiError, errorText, getJson, postJson, request } from "./api.js";
-import { t } from "./config.js";
+import { ApiError, errorText, postJson, request } from "./api.js";
+import { config, t } from "./config.js";
 import { byId, el, setStatus } from "./dom.js";
 
 const SUBSCRIPTIONS = "/api/push/subscriptions";
@@ -239,10 +239,11 @@ export class PushPanel {
   }
 
   async subscribe() {
-    const [registration, { public_key: publicKey }] = await Promise.all([
-      workerReady(),
-      getJson("/api/push/key"),
-    ]);
+    // The key comes with the page: the tap then needs no network round trip
+    // before asking the browser (iOS wants subscribe() close to the gesture).
+    const publicKey = config().push_key;
+    if (!publicKey) throw new Error(t("error.push_disabled"));
+    const registration = await workerReady();
     const key = keyBytes(publicKey);
     let subscription = await registration.pushManager.getSubscription();
     if (subscription && !sameKey(subscription, key)) {
