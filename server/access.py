@@ -53,10 +53,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarms.feed": frozenset({OFFICER, COMMANDER, ADMIN}),
     # The assessment board (考核): offers, claims and arrivals per officer/station.
     "kpi.read": frozenset({COMMANDER, ADMIN}),
-    # Web push: the server's public (VAPID) key, and an officer's devices.
-    # Other roles subscribe once they have notifications of their own.
+    # Web push: the server's public (VAPID) key, and a user's devices:
+    # officers for offers, experts for invitations to consultation rooms.
+    # Commanders work at the open command page, which the websocket serves.
     "push.key": STAFF_ROLES,
-    "push.subscribe": frozenset({OFFICER}),
+    "push.subscribe": frozenset({OFFICER, EXPERT}),
     # Consultation rooms: officers and commanders open them and invite; the
     # invited (experts among them) take part. Membership of the room itself
     # is checked by server.rooms, so the role alone shows nothing.

@@ -113,6 +113,7 @@ class Platform:
         )
         self.dispatcher.feed = self.officers.note
         self.rooms = RoomService(self.db, self.hub, self.media, self.alarms)
+        self.rooms.push = self.push
         self.i18n = i18n
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),

@@ -455,6 +455,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "officer.push.no": "不支持",
         "officer.push.offer_gone": "该警情已不可抢：已被抢单、已过时或已取消。",
         "officer.push.claim_failed": "未能从通知抢单，请在此重试。",
+        "expert.push.intro": "开启后，应用关闭时也能收到会诊邀请。",
+        "expert.push.on": "通知已开启：应用关闭时也会收到会诊邀请。",
+        "expert.push.off": "通知已关闭。打开此页时仍会看到新的会诊邀请。",
         "error.push_disabled": "服务器未开启推送通知。",
         # ---- end of the web push block ----
         # ---- expert pool: applications, review, directory ----
@@ -1101,6 +1104,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "officer.push.claim_failed": (
             "Claiming from the notification failed; try again here."
+        ),
+        "expert.push.intro": (
+            "Turn them on to get invitations to consultations while the app is closed."
+        ),
+        "expert.push.on": (
+            "Notifications are on: invitations reach you with the app closed."
+        ),
+        "expert.push.off": (
+            "Notifications are off. New invitations still show on this page."
         ),
         "error.push_disabled": "Push notifications are off on this server.",
         # ---- end of the web push block ----

@@ -125,7 +125,11 @@ URGENCY = {
     "taken": "normal",
     "expired": "normal",
     "cancelled": "normal",
+    "room.invited": "high",
 }
+# An invitation to a consultation is about a live incident: one that waits at
+# the push service (the phone off) longer than this is no longer worth a ring.
+INVITATION_TTL_S = 3600
 
 
 def now() -> dt.datetime:
@@ -149,6 +153,16 @@ def topic_for(alarm_id) -> str:
     the browser vendor's push service, which needs only to tell topics apart.
     """
     return b64url(hashlib.sha256(f"jingdi-alarm:{alarm_id}".encode()).digest())[:22]
+
+
+def room_topic(room_id) -> str:
+    """The Topic of a room's invitations: a second one replaces the first."""
+    return b64url(hashlib.sha256(f"jingdi-room:{room_id}".encode()).digest())[:22]
+
+
+def room_tag(room_id) -> str:
+    """The notification tag of a room's invitation (pages close it by tag)."""
+    return f"room-{room_id}"
 
 
 def tag_for(alarm_id) -> str:
@@ -370,7 +384,7 @@ async def _check_host(host: str, port: int, resolve: Resolve) -> None:
 
 
 class SubscriptionService:
-    """Officers' push subscriptions, one document per browser endpoint.
+    """Users' push subscriptions, one document per browser endpoint.
 
     A device is a session: the browser that holds the session cookie holds
     the subscription. Subscribing again from the same session (the browser
@@ -384,7 +398,7 @@ class SubscriptionService:
         self.resolve: Resolve = resolve_host
 
     async def save(
-        self, officer: Principal, data, user_agent: str = ""
+        self, user: Principal, data, user_agent: str = ""
     ) -> tuple[dict, bool]:
         """Validate and store a subscription; returns (document, created)."""
         sub = await validate_subscription(
@@ -393,19 +407,19 @@ class SubscriptionService:
         at = now()
         fields = {
             **sub,
-            "officer_id": officer.id,
-            "tenant_id": officer.tenant_id,
-            "session_id": officer.session_id,
+            "user_id": user.id,
+            "tenant_id": user.tenant_id,
+            "session_id": user.session_id,
             "user_agent": (user_agent or "")[:200],
             "renewed_at": at,
         }
         before = await self._upsert(sub["endpoint"], fields, at)
-        replaced = await self._forget_others(officer, sub["endpoint"], data)
+        replaced = await self._forget_others(user, sub["endpoint"], data)
         log.info(
-            "push subscription %s %s for officer %s (%d replaced)",
+            "push subscription %s %s for user %s (%d replaced)",
             endpoint_tag(sub["endpoint"]),
             "renewed" if before else "added",
-            officer.id,
+            user.id,
             replaced,
         )
         return fields, before is None
@@ -426,19 +440,19 @@ class SubscriptionService:
                     raise
         return None  # not reached
 
-    async def _forget_others(self, officer: Principal, endpoint: str, data) -> int:
-        """Drop the device's earlier endpoints and the officer's oldest devices."""
+    async def _forget_others(self, user: Principal, endpoint: str, data) -> int:
+        """Drop the device's earlier endpoints and the user's oldest devices."""
         query: dict = {
-            "officer_id": officer.id,
+            "user_id": user.id,
             "endpoint": {"$ne": endpoint},
-            "$or": [{"session_id": officer.session_id}],
+            "$or": [{"session_id": user.session_id}],
         }
         old = data.get("old_endpoint")
         if isinstance(old, str) and old:
             query["$or"].append({"endpoint": old})
         removed = (await self.collection.delete_many(query)).deleted_count
         cursor = self.collection.find(
-            {"officer_id": officer.id}, {"_id": 1}, sort=[("renewed_at", DESCENDING)]
+            {"user_id": user.id}, {"_id": 1}, sort=[("renewed_at", DESCENDING)]
         ).skip(MAX_DEVICES)
         stale = [doc["_id"] async for doc in cursor]
         if stale:
@@ -446,12 +460,12 @@ class SubscriptionService:
             removed += result.deleted_count
         return removed
 
-    async def remove(self, officer: Principal, endpoint) -> bool:
-        """An officer unsubscribes one of their devices."""
+    async def remove(self, user: Principal, endpoint) -> bool:
+        """A user unsubscribes one of their devices."""
         if not isinstance(endpoint, str) or not endpoint:
             raise Invalid("Give the endpoint to remove.", "bad_endpoint")
         result = await self.collection.delete_one(
-            {"endpoint": endpoint, "officer_id": officer.id}
+            {"endpoint": endpoint, "user_id": user.id}
         )
         return result.deleted_count == 1
 
@@ -470,18 +484,18 @@ class SubscriptionService:
             )
         return result.deleted_count
 
-    async def for_officers(self, officer_ids: list[str]) -> dict[str, list[dict]]:
-        """Each officer's current (unexpired) subscriptions."""
+    async def for_users(self, user_ids: list[str]) -> dict[str, list[dict]]:
+        """Each user's current (unexpired) subscriptions."""
         found: dict[str, list[dict]] = collections.defaultdict(list)
         cursor = self.collection.find(
             {
-                "officer_id": {"$in": officer_ids},
+                "user_id": {"$in": user_ids},
                 "$or": [{"expires_at": None}, {"expires_at": {"$gt": now()}}],
             },
-            {"endpoint": 1, "keys": 1, "officer_id": 1},
+            {"endpoint": 1, "keys": 1, "user_id": 1},
         )
         async for sub in cursor:
-            found[sub["officer_id"]].append(sub)
+            found[sub["user_id"]].append(sub)
         return found
 
 
@@ -772,6 +786,24 @@ def retry_after_s(value: str | None, at: dt.datetime | None = None) -> float:
 # -- the platform's push channel --------------------------------------------------
 
 
+# The page where an invitee answers an invitation, by their role in the room;
+# a tap on the notification opens it.
+INVITATION_DESKS = {"expert": "/expert", "officer": "/officer"}
+
+
+def invitation_payload(room: dict, invited_by: str, role: str) -> dict:
+    """What the service worker needs to show an invitation to a room."""
+    return {
+        "type": "room.invited",
+        "room_id": str(room["_id"]),
+        "tag": room_tag(room["_id"]),
+        "title": room["title"][:120],
+        "invited_by": invited_by[:80],
+        "desk": INVITATION_DESKS.get(role, "/expert"),
+        "sent_at": now(),
+    }
+
+
 def offer_payload(alarm: dict, kind: str, distance_m: float | None) -> dict:
     """What the service worker needs to show an offer or what became of it."""
     return {
@@ -845,10 +877,10 @@ class PushService:
             raise NotFound("Web push is not enabled on this server.", "push_disabled")
         return self.keys.public_key
 
-    async def subscribe(self, officer: Principal, data, user_agent: str) -> bool:
-        """Store an officer's subscription; True when it is new."""
+    async def subscribe(self, user: Principal, data, user_agent: str) -> bool:
+        """Store a user's subscription (an officer or an expert); True when new."""
         self.public_key()  # refuses when push is off
-        _, created = await self.subscriptions.save(officer, data, user_agent)
+        _, created = await self.subscriptions.save(user, data, user_agent)
         return created
 
     def sessions_revoked(self, session_ids: set[str]) -> None:
@@ -892,7 +924,7 @@ class PushService:
         left = (alarm["deadline_at"] - now()).total_seconds()
         if left < 1:
             return
-        devices = await self.subscriptions.for_officers([o for o, _ in targets])
+        devices = await self.subscriptions.for_users([o for o, _ in targets])
         await self._mark(alarm, [o for o, _ in targets if o not in devices], reason)
         targets = [t for t in targets if t[0] in devices]
         if not targets:
@@ -953,7 +985,9 @@ class PushService:
     async def _push_offer(self, alarm, officer_id, distance, subs, expires):
         """One officer's devices; returns (the offer's update, the deliveries)."""
         payload = offer_payload(alarm, "offer", distance)
-        deliveries = await self._to_devices(subs, payload, expires, URGENCY["offer"])
+        deliveries = await self._to_devices(
+            subs, payload, expires, URGENCY["offer"], topic_for(alarm["_id"])
+        )
         summary = _summary(deliveries)
         update = (
             {"_id": f"{alarm['_id']}:{officer_id}"},
@@ -962,9 +996,8 @@ class PushService:
         return update, deliveries
 
     async def _to_devices(
-        self, subs: list, payload: dict, expires: float, urgency: str
+        self, subs: list, payload: dict, expires: float, urgency: str, topic: str
     ) -> list[Delivery]:
-        topic = topic_for(payload["alarm_id"])
         deliveries = await asyncio.gather(
             *(
                 self.sender.send(
@@ -1016,9 +1049,7 @@ class PushService:
             {"alarm_id": alarm["_id"], "push.status": "sending"},
             {"$set": {"push.status": "interrupted", "push.failure": "offer_closed"}},
         )
-        devices = await self.subscriptions.for_officers(
-            [o["officer_id"] for o in offers]
-        )
+        devices = await self.subscriptions.for_users([o["officer_id"] for o in offers])
         expires = time.monotonic() + FOLLOW_UP_TTL_S
         outcomes = await asyncio.gather(
             *(
@@ -1039,7 +1070,9 @@ class PushService:
 
     async def _follow_up(self, alarm, kind, offer, subs, expires) -> str:
         payload = offer_payload(alarm, kind, offer.get("distance_m"))
-        deliveries = await self._to_devices(subs, payload, expires, URGENCY[kind])
+        deliveries = await self._to_devices(
+            subs, payload, expires, URGENCY[kind], topic_for(alarm["_id"])
+        )
         summary = _summary(deliveries) if deliveries else {"status": "no_subscription"}
         await self.db.offers.update_one(
             {"_id": offer["_id"]},
@@ -1057,6 +1090,49 @@ class PushService:
         return summary["status"]
 
     # -- tasks -------------------------------------------------------------------
+
+    # -- consultation rooms ------------------------------------------------------
+
+    def room_invitation(self, room: dict, invitees: dict[str, str], invited_by: str):
+        """Push an invitation to every device of each invitee (id: role).
+
+        Every device, even when the invitee's page heard the invitation on its
+        websocket: that page may be on a desk while the phone is in a pocket.
+        The notification's tag is the room's, so a repeat replaces it.
+        """
+        if not self.active or not invitees:
+            return
+        self._spawn(None, self._push_invitation(room, invitees, invited_by))
+
+    async def _push_invitation(self, room: dict, invitees, invited_by: str) -> None:
+        started = time.monotonic()
+        devices = await self.subscriptions.for_users(list(invitees))
+        if not devices:
+            return
+        expires = time.monotonic() + INVITATION_TTL_S
+        topic = room_topic(room["_id"])
+        urgency = URGENCY["room.invited"]
+        results = await asyncio.gather(
+            *(
+                self._to_devices(
+                    subs,
+                    invitation_payload(room, invited_by, invitees[user_id]),
+                    expires,
+                    urgency,
+                    topic,
+                )
+                for user_id, subs in devices.items()
+            )
+        )
+        tally = Counter(d.status for deliveries in results for d in deliveries)
+        log.info(
+            "room %s: invitation pushed to %d of %d invitees (%s) in %.2fs",
+            room["_id"],
+            len(devices),
+            len(invitees),
+            ", ".join(f"{n} {s}" for s, n in sorted(tally.items())),
+            time.monotonic() - started,
+        )
 
     def _spawn(self, alarm_id: str | None, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

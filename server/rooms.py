@@ -145,6 +145,9 @@ class RoomService:
         self.hub = hub
         self.media = media_store
         self.alarms = alarms
+        # The web push service (set by the platform): invitations reach an
+        # invitee whose app is closed.
+        self.push = None
         # Per-room locks: allocating a number and inserting its message happen
         # together, so a reader never sees seq n+1 before seq n exists.
         # TODO(multi-process): one process per deployment today; with more,
@@ -297,6 +300,9 @@ class RoomService:
                     "invited_by": {"id": principal.id, "name": principal.name},
                 },
             )
+        if invited and self.push is not None:
+            invitees = {entry["user_id"]: entry["role"] for entry in invited}
+            self.push.room_invitation(room, invitees, principal.name)
         log.info("room %s: %d invited by %s", room["_id"], len(invited), principal.id)
         return room
 

@@ -121,7 +121,7 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
         "push_subscriptions": [
             # One document per browser endpoint: a renewal updates it in place.
             IndexModel([("endpoint", ASCENDING)], unique=True),
-            IndexModel([("officer_id", ASCENDING), ("renewed_at", DESCENDING)]),
+            IndexModel([("user_id", ASCENDING), ("renewed_at", DESCENDING)]),
             IndexModel([("session_id", ASCENDING)]),
         ],
         "rooms": [

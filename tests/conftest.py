@@ -137,9 +137,11 @@ class LiveServer:
         self.clients.append(client)
         return client
 
-    async def signed_in(self, roles=("officer",), tenant_id="t1") -> ApiClient:
-        """A client signed in as a new account with ``roles``."""
-        username, password = await self.create_user(roles, tenant_id)
+    async def signed_in(
+        self, roles=("officer",), tenant_id="t1", **fields
+    ) -> ApiClient:
+        """A client signed in as a new account with ``roles`` (and ``fields``)."""
+        username, password = await self.create_user(roles, tenant_id, **fields)
         client = self.client()
         status, body = await client.post(
             "/api/auth/login", {"username": username, "password": password}

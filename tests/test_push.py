@@ -506,6 +506,57 @@ async def test_a_subscription_the_push_service_no_longer_knows_is_deleted(
     assert await db.push_subscriptions.count_documents({}) == 0
 
 
+async def test_a_room_invitation_reaches_an_expert_whose_app_is_closed(
+    live_server, push_service, caplog
+):
+    caplog.set_level(logging.INFO, logger="server")
+    expert = await live_server.signed_in(["expert"])
+    sub = push_service.subscription()
+    status, body = await expert.post("/api/push/subscriptions", sub.browser_json())
+    assert (status, body) == (201, {"created": True})
+    # Citizens and commanders have nothing pushed to them: no devices kept.
+    for role in ("citizen", "commander"):
+        other = await live_server.signed_in([role])
+        status, body = await other.post("/api/push/subscriptions", sub.browser_json())
+        assert (status, body["reason"]) == (403, "role"), role
+    opener = await live_server.signed_in(["officer"], name="Officer Wu")
+    bystander = await live_server.signed_in(["expert"])  # no subscription
+    status, body = await opener.post(
+        "/api/rooms",
+        {
+            "title": "Gas smell in a basement",
+            "lon": 118.79,
+            "lat": 32.07,
+            "invite": [expert.user["id"], bystander.user["id"]],
+        },
+    )
+    assert status == 201, body
+    room_id = body["room"]["id"]
+    await push_service.wait_for(lambda: push_service.received(sub, 201))
+    [message] = push_service.received(sub)
+    assert message.payload["type"] == "room.invited"
+    assert message.payload["room_id"] == room_id
+    assert message.payload["tag"] == f"room-{room_id}"
+    assert message.payload["title"] == "Gas smell in a basement"
+    assert message.payload["invited_by"] == "Officer Wu"
+    assert message.payload["desk"] == "/expert"  # where a tap takes the expert
+    assert message.headers["Urgency"] == "high"
+    assert message.headers["Topic"] == push.room_topic(room_id)
+    assert message.headers["Topic"] != push.topic_for(room_id)
+    assert 3590 <= int(message.headers["TTL"]) <= 3600
+    assert push_service.problems == []
+    # Inviting someone already invited sends nothing more.
+    status, _ = await opener.post(
+        f"/api/rooms/{room_id}/invite", {"user_ids": [expert.user["id"]]}
+    )
+    assert status == 200
+    await asyncio.sleep(0.3)
+    assert len(push_service.received(sub)) == 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"room {room_id}: invitation pushed to 1 of 2 invitees" in logged
+    assert sub.endpoint not in logged
+
+
 async def test_429_holds_the_endpoint_until_retry_after(live_server, push_service):
     await open_all_day(live_server)
     platform = live_server.platform

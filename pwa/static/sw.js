@@ -46,7 +46,7 @@ const SHELL = [
   "/static/js/officer-job.js",
   "/static/js/officer-offers.js",
   "/static/js/officer-position.js",
-  "/static/js/officer-push.js",
+  "/static/js/push-panel.js",
   "/static/js/officer-realtime.js",
   "/static/js/own-position.js",
   "/static/js/realtime.js",
@@ -157,12 +157,14 @@ self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
 });
 
-// ---- Web push: offers for an officer whose app is closed -------------------
+// ---- Web push: offers and invitations while the app is closed --------------
 //
 // The server pushes an offer, and later what became of it, as JSON
 // (server/push.py offer_payload): {type: "offer" | "taken" | "expired" |
 // "cancelled", alarm_id, tag, category, address, distance_m, expires_at,
-// sent_at}. Every push shows a notification, whatever it holds: a push that
+// sent_at}; and an invitation to a consultation room (invitation_payload):
+// {type: "room.invited", room_id, tag, title, invited_by, desk, sent_at}.
+// Every push shows a notification, whatever it holds: a push that
 // shows nothing can cost the permission (Safari revokes it). News about an
 // offer reuses its tag, so it replaces the offer instead of stacking.
 //
@@ -182,6 +184,10 @@ const CLOCK_SKEW_MS = 30000;
 // Server reasons for a refused claim that mean the offer is over.
 const ENDED_REASONS = new Set(["taken", "expired", "cancelled", "not_offered"]);
 const PUSH_TYPES = new Set(["offer", "taken", "expired", "cancelled"]);
+const INVITATION = "room.invited";
+// Pages where an invitation is answered; a tap opens the payload's `desk`
+// only if it is one of these.
+const DESKS = new Set(["/expert", "/officer"]);
 
 const WORDS = {
   zh: {
@@ -200,6 +206,8 @@ const WORDS = {
     claimed: "抢单成功，此警情由您处置",
     claimFailed: "未能抢单，请打开警滴重试",
     generic: "有新消息，点按打开警滴",
+    invitation: "会诊邀请",
+    invitedBy: (name) => `${name} 邀请您参加会诊，点按查看`,
     categories: {
       taxi_dispute: "出租车纠纷",
       missing_person: "走失寻人",
@@ -225,6 +233,8 @@ const WORDS = {
     claimed: "Claimed: this alarm is yours",
     claimFailed: "Could not claim; open Jingdi and try again",
     generic: "Something new: tap to open Jingdi",
+    invitation: "Consultation invitation",
+    invitedBy: (name) => `${name} asks for your advice: tap to answer`,
     categories: {
       taxi_dispute: "Taxi dispute",
       missing_person: "Missing person",
@@ -255,7 +265,11 @@ async function language() {
   return "zh";
 }
 
-/** The push's JSON if it is a message about an offer, else null. */
+function isId(value) {
+  return typeof value === "string" && /^[\w-]{1,64}$/.test(value);
+}
+
+/** The push's JSON if it is about an offer or an invitation, else null. */
 function readPayload(data) {
   let payload;
   try {
@@ -263,13 +277,9 @@ function readPayload(data) {
   } catch {
     return null;
   }
-  const valid =
-    payload &&
-    typeof payload === "object" &&
-    PUSH_TYPES.has(payload.type) &&
-    typeof payload.alarm_id === "string" &&
-    /^[\w-]{1,64}$/.test(payload.alarm_id);
-  return valid ? payload : null;
+  if (!payload || typeof payload !== "object") return null;
+  if (payload.type === INVITATION) return isId(payload.room_id) ? payload : null;
+  return PUSH_TYPES.has(payload.type) && isId(payload.alarm_id) ? payload : null;
 }
 
 function categoryName(code, words) {
@@ -353,7 +363,26 @@ function quietNotice(title, payload, words, type = "ended") {
   };
 }
 
+/** An invitation to a room: a tap opens the page that answers it. */
+function invitationNotice(payload, words) {
+  const desk = DESKS.has(payload.desk) ? payload.desk : "/expert";
+  return {
+    title: `${words.invitation} · ${String(payload.title || "")}`,
+    options: {
+      body: words.invitedBy(String(payload.invited_by || "")),
+      tag: payload.tag || `room-${payload.room_id}`,
+      renotify: true,
+      requireInteraction: true,
+      timestamp: timeOf(payload.sent_at),
+      icon: ICON,
+      lang: words.lang,
+      data: { type: INVITATION, room_id: payload.room_id, desk },
+    },
+  };
+}
+
 function describe(payload, words) {
+  if (payload.type === INVITATION) return invitationNotice(payload, words);
   if (payload.type !== "offer") {
     return quietNotice(words[payload.type], payload, words);
   }
@@ -437,6 +466,9 @@ self.addEventListener("notificationclick", (event) => {
 });
 
 async function answerTap(data, action) {
+  if (data.type === INVITATION) {
+    return openDesk(DESKS.has(data.desk) ? data.desk : "/expert");
+  }
   if (!data.alarm_id) return openDesk(OFFICER_PATH);
   const seen = data.type === "offer" ? acknowledge(data.alarm_id, true) : null;
   if (data.type === "offer" && action === CLAIM_ACTION) {
@@ -450,13 +482,14 @@ async function answerTap(data, action) {
 }
 
 /**
- * The officer's desk in front: an open /officer window (told `message`), else
- * a new one at `url`. Resolves with the window's client, or null when the
+ * A desk in front: an open window of `url`'s page (the officer's or the
+ * expert's; told `message`), else a new one at `url`. Resolves with the window's client, or null when the
  * browser allowed neither (it does only shortly after a tap).
  */
 async function openDesk(url, message) {
+  const path = new URL(url, self.location.origin).pathname;
   const desk = (await windowClients()).find(
-    (client) => new URL(client.url).pathname === OFFICER_PATH,
+    (client) => new URL(client.url).pathname === path,
   );
   if (desk) {
     if (message) desk.postMessage(message);

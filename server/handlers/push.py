@@ -57,7 +57,7 @@ class SubscriptionsHandler(WorkerCallable, BaseHandler):
             errors=(400, 401, 403, 404),
         ),
         "delete": op(
-            "Remove one of the officer's push subscriptions",
+            "Remove one of the signed-in user's push subscriptions",
             tag="push",
             body=obj(("endpoint",), endpoint={"type": "string"}),
             response=obj(("removed",), removed={"type": "boolean"}),

@@ -159,7 +159,7 @@ async def turn_on_notifications(page: Page) -> None:
 
 def subscriptions(live_server, user_id: str):
     return live_server.platform.db.push_subscriptions.find(
-        {"officer_id": user_id}
+        {"user_id": user_id}
     ).to_list(None)
 
 
@@ -466,5 +466,74 @@ async def test_a_pushed_offer_is_shown_replaced_and_claimed_from_the_notificatio
     await expect(page.locator("#job-address")).to_have_text(ADDRESS)
     await expect(page.locator("#offer-overlay")).to_be_hidden()
     await worker.shows(tag_b, [])
+    assert problems.unexpected() == []
+    assert worker.problems == []
+
+
+# -- invitations to consultation rooms ------------------------------------------
+
+
+async def test_an_expert_is_pushed_an_invitation_and_answers_it(
+    browser, live_server, push_service
+):
+    page, problems = await open_page(browser)
+    sub = push_service.subscription()
+    await page.context.add_init_script(
+        FAKE_PUSH_MANAGER % json.dumps(sub.browser_json())
+    )
+    await page.context.grant_permissions(["notifications"], origin=live_server.url)
+    await sign_in_through(page, live_server, "expert", ["expert"])
+    # The expert's panel speaks of invitations, and has no 抢单 row.
+    await expect(page.locator("#push-support li")).to_have_count(2)
+    await expect(page.locator("#push-state")).to_have_text(
+        "开启后，应用关闭时也能收到会诊邀请。"
+    )
+    await page.click("#push-enable")
+    await expect(page.locator("#push-state")).to_have_text(
+        "通知已开启：应用关闭时也会收到会诊邀请。"
+    )
+    expert_id = await officer_id(page)
+    [stored] = await subscriptions(live_server, expert_id)
+    assert stored["endpoint"] == sub.endpoint
+    worker = await Worker(page, live_server).attach()
+    await worker.watch(browser)
+
+    opener = await live_server.signed_in(["officer"], name="警官 吴")
+    status, body = await opener.post(
+        "/api/rooms",
+        {"title": "地下室燃气泄漏", "lon": 118.79, "lat": 32.07, "invite": [expert_id]},
+    )
+    assert status == 201, body
+    room_id = body["room"]["id"]
+
+    def invitation():
+        return [
+            a.payload
+            for a in push_service.received(sub, 201)
+            if a.payload and a.payload["type"] == "room.invited"
+        ]
+
+    await push_service.wait_for(invitation)
+    [payload] = invitation()
+    await worker.deliver(payload)
+    tag = f"room-{room_id}"
+    notice = {
+        "title": "会诊邀请 · 地下室燃气泄漏",
+        "body": "警官 吴 邀请您参加会诊，点按查看",
+        "tag": tag,
+        "actions": [],
+    }
+    await worker.shows(tag, [notice])
+    # A tap brings the expert's page forward (here it is open already).
+    await worker.tap(tag)
+    await worker.shows(tag, [])
+    # Pushed again (the phone was off, say): answering on the page closes it.
+    await worker.deliver(payload)
+    await worker.shows(tag, [notice])
+    item = page.locator(f'.room-invitation[data-room-id="{room_id}"]')
+    await expect(item).to_have_attribute("data-state", "invited")
+    await item.locator(".room-accept").click()
+    await page.wait_for_url(f"{live_server.url}/rooms/{room_id}")
+    await worker.shows(tag, [])
     assert problems.unexpected() == []
     assert worker.problems == []

@@ -207,6 +207,38 @@ async def test_officer_sees_own_position_and_live_connection(browser, live_serve
     assert problems.unexpected() == []
 
 
+async def test_officer_invited_to_a_room_sees_it_live_and_declines(
+    browser, live_server
+):
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "officer", ["officer"])
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "connected"
+    )
+    await expect(page.locator("#rooms-empty")).to_be_visible()
+    officer_id = await page.evaluate(
+        "JSON.parse(document.getElementById('jingdi-config').textContent).user.id"
+    )
+    commander = await live_server.signed_in(["commander"])
+    status, body = await commander.post(
+        "/api/rooms",
+        {"title": "人质事件", "lon": 118.79, "lat": 32.07, "invite": [officer_id]},
+    )
+    assert status == 201, body
+    room_id = body["room"]["id"]
+    # The invitation arrives over the websocket, without a reload.
+    item = page.locator(f'.room-invitation[data-room-id="{room_id}"]')
+    await expect(item).to_have_attribute("data-state", "invited")
+    await expect(item.locator(".room-invitation-title")).to_have_text("人质事件")
+    await expect(page.locator("#rooms-empty")).to_be_hidden()
+    await item.locator(".room-decline").click()
+    await expect(item).to_have_count(0)
+    room = await live_server.platform.db.rooms.find_one({"title": "人质事件"})
+    [member] = [m for m in room["members"] if m["user_id"] == officer_id]
+    assert member["state"] == "declined"
+    assert problems.unexpected() == []
+
+
 async def test_officer_without_location_permission_reads_why(browser, live_server):
     page, problems = await open_page(browser)
     await sign_in_through(page, live_server, "officer", ["officer"])

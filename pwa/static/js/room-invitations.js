@@ -1,10 +1,12 @@
-// The expert's consultation rooms: open invitations to accept or decline,
-// and links to the rooms they are in. Kept fresh by room.invited and
-// room.removed on the user's own topic.
+// Consultation rooms on the expert's and the officer's pages: open
+// invitations to accept or decline, and links to the rooms one is in. Kept
+// fresh by room.invited and room.removed on the user's own topic; an answered
+// invitation's notification (sw.js) is closed on this device.
 
 import { errorText, getJson, postJson } from "./api.js";
 import { currentUser, t } from "./config.js";
 import { byId, el, setStatus } from "./dom.js";
+import { closeNotifications } from "./push-panel.js";
 
 function roomLink(room) {
   return `/rooms/${encodeURIComponent(room.id)}`;
@@ -15,6 +17,11 @@ export class Invitations {
     this.list = byId("rooms");
     this.status = byId("rooms-status");
     this.me = currentUser().id;
+  }
+
+  /** Whether an event on the user's topic changes this list. */
+  static concerns(name) {
+    return name === "room.invited" || name === "room.removed";
   }
 
   async load() {
@@ -77,6 +84,8 @@ export class Invitations {
     try {
       const url = `/api/rooms/${encodeURIComponent(room.id)}/respond`;
       await postJson(url, { accept });
+      // The tag the server gives a room's invitation (server/push.py room_tag).
+      closeNotifications(`room-${room.id}`);
       if (accept) location.assign(roomLink(room));
       else await this.load();
     } catch (error) {

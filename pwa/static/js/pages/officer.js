@@ -2,7 +2,7 @@
 // the screen with a sound, and the job screen of the alarm being handled.
 // Offers arrive over the websocket; without one the desk asks the server for
 // its stored offers every few seconds. With the app closed they come by web
-// push (officer-push.js, sw.js); a tap on one opens this page at
+// push (push-panel.js, sw.js); a tap on one opens this page at
 // #offer=<alarm id>.
 
 import { errorText, getJson } from "../api.js";
@@ -15,8 +15,9 @@ import { DutyControl } from "../officer-duty.js";
 import { JobScreen } from "../officer-job.js";
 import { OfferDesk } from "../officer-offers.js";
 import { PositionSharer } from "../officer-position.js";
-import { PushPanel } from "../officer-push.js";
+import { PushPanel } from "../push-panel.js";
 import { ConsultButton } from "../room-consult.js";
+import { Invitations } from "../room-invitations.js";
 import { OfficerSocket } from "../officer-realtime.js";
 import { showOwnPosition } from "../own-position.js";
 import { realtimeSupported } from "../realtime.js";
@@ -51,8 +52,10 @@ const job = new JobScreen({
     loadState(); // the server freed the officer: fetch their duty
   },
 });
-// Experts are consulted in a room about the job's alarm.
+// Experts are consulted in a room about the job's alarm; colleagues can
+// invite this officer into theirs.
 new ConsultButton({ alarm: () => job.alarm });
+const invitations = new Invitations();
 const offers = new OfferDesk({
   socket,
   alert,
@@ -88,6 +91,7 @@ function schedulePoll() {
 /** Duty, offers and the current job as the server has them. */
 async function loadState() {
   try {
+    invitations.load(); // beside the state: a failure there shows on its own
     const state = await getJson("/api/officer/state");
     duty.show(state.duty);
     offers.sync(state.offers, { prune: page.loaded });
@@ -163,6 +167,10 @@ function onEvent(name, payload) {
       break;
     case "alarm.unassigned":
       job.unassigned(payload.alarm_id);
+      break;
+    case "room.invited":
+    case "room.removed":
+      invitations.load();
       break;
     default:
       break; // events of later features (tasks, musters)

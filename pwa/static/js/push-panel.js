@@ -1,6 +1,8 @@
-// The officer's "enable notifications" step: web push, so that offers reach
-// the phone while the app is closed. The open app's websocket and its sound
-// stay the first channel; this panel says which extras this device supports.
+// The "enable notifications" step of the officer's and the expert's pages:
+// web push, so that offers (officers) and invitations to consultation rooms
+// (experts) reach the phone while the app is closed. The open app's
+// websocket stays the first channel; this panel says which extras this
+// device supports.
 //
 // Browsers ask for the permission only from a tap (iOS also only in the app
 // installed on the home screen). Once granted, each visit re-sends the
@@ -109,16 +111,27 @@ function storeEndpoint(endpoint) {
   }
 }
 
+// The panel's sentences that depend on what the page is for.
+const OFFICER_WORDS = {
+  intro: "officer.push.intro",
+  on: "officer.push.on",
+  off: "officer.push.off",
+  actions: "officer.push.support.actions",
+};
+
 export class PushPanel {
   /**
    * `onOffer(payload)` hears pushes the worker received (the desk refreshes),
    * `onOpen(alarmId)` a tap on an offer's notification, and
-   * `onClaimed({alarm_id, ok, alarm, reason})` a claim made by its 抢单 button.
+   * `onClaimed({alarm_id, ok, alarm, reason})` a claim made by its 抢单 button;
+   * each is optional. `words` replaces the officer's sentences (i18n keys of
+   * `intro`, `on`, `off`; `actions` null when notifications carry no button).
    */
-  constructor({ onOffer, onOpen, onClaimed }) {
+  constructor({ onOffer, onOpen, onClaimed, words = {} } = {}) {
     this.support = pushSupport();
     this.endpoint = null;
     this.handlers = { onOffer, onOpen, onClaimed };
+    this.words = { ...OFFICER_WORDS, ...words };
     this.bind();
   }
 
@@ -149,7 +162,7 @@ export class PushPanel {
       this.show("warning", t("officer.push.denied"));
       return;
     }
-    this.show("info", t("officer.push.intro"), "", "enable");
+    this.show("info", t(this.words.intro), "", "enable");
     if (this.support.permission !== "granted") return;
     try {
       const registration = await workerReady();
@@ -166,8 +179,8 @@ export class PushPanel {
     const rows = [
       ["officer.push.support.open", true],
       ["officer.push.support.background", this.support.background],
-      ["officer.push.support.actions", this.support.actions],
     ];
+    if (this.words.actions) rows.push([this.words.actions, this.support.actions]);
     const items = rows.map(([key, supported]) =>
       el(
         "li",
@@ -228,7 +241,7 @@ export class PushPanel {
       return;
     }
     if (permission !== "granted") {
-      this.show("info", t("officer.push.intro"), "", "enable");
+      this.show("info", t(this.words.intro), "", "enable");
       return;
     }
     try {
@@ -268,7 +281,7 @@ export class PushPanel {
     await postJson(SUBSCRIPTIONS, body);
     storeEndpoint(subscription.endpoint);
     this.endpoint = subscription.endpoint;
-    this.show("info", t("officer.push.on"), "", "disable");
+    this.show("info", t(this.words.on), "", "disable");
   }
 
   async disable() {
@@ -281,7 +294,7 @@ export class PushPanel {
         await subscription.unsubscribe();
       }
       storeEndpoint(null);
-      this.show("info", t("officer.push.off"), "", "enable");
+      this.show("info", t(this.words.off), "", "enable");
     } catch (error) {
       this.failed(error);
     }
@@ -322,28 +335,33 @@ export class PushPanel {
 
   fromWorker(message) {
     if (!message || typeof message !== "object") return;
+    const { onOffer, onOpen, onClaimed } = this.handlers;
     if (message.type === "push.received") {
-      this.handlers.onOffer(message.payload);
+      if (onOffer) onOffer(message.payload);
     } else if (message.type === "push.open") {
-      this.handlers.onOpen(message.alarm_id);
+      if (onOpen) onOpen(message.alarm_id);
     } else if (message.type === "push.claimed") {
-      this.handlers.onClaimed(message);
+      if (onClaimed) onClaimed(message);
     }
   }
 
   /** Closes the notifications of an alarm the desk has dealt with. */
-  async forget(alarmId) {
-    if (!("serviceWorker" in navigator)) return;
-    try {
-      const registration = await navigator.serviceWorker.getRegistration();
-      if (!registration || !registration.getNotifications) return;
-      // The tag the server gives an alarm's messages (server/push.py tag_for).
-      const tag = `alarm-${alarmId}`;
-      for (const shown of await registration.getNotifications({ tag })) {
-        shown.close();
-      }
-    } catch {
-      // Nothing shown, or notifications unavailable: nothing to close.
+  forget(alarmId) {
+    // The tag the server gives an alarm's messages (server/push.py tag_for).
+    return closeNotifications(`alarm-${alarmId}`);
+  }
+}
+
+/** Closes this device's notifications with `tag` (an answered invitation's). */
+export async function closeNotifications(tag) {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    const registration = await navigator.serviceWorker.getRegistration();
+    if (!registration || !registration.getNotifications) return;
+    for (const shown of await registration.getNotifications({ tag })) {
+      shown.close();
     }
+  } catch {
+    // Nothing shown, or notifications unavailable: nothing to close.
   }
 }
