@@ -342,14 +342,17 @@ def _extension(content_type: str) -> str:
 # Per kind, the largest upload accepted. A phone photo or a PDF report fits in
 # 10-20 MiB; a minute of phone video is about 40 MiB. The server's request
 # limit (max_body_bytes, 52 MiB by default) leaves room for the largest.
-# TODO: clip durations are not checked: reading them needs an MP4/WebM/Ogg
-# parser the platform does not have yet; the size limits bound them instead.
 ROOM_LIMITS = {
     "image": 10 * 1024 * 1024,
     "audio": 20 * 1024 * 1024,
     "video": 50 * 1024 * 1024,
     "file": 20 * 1024 * 1024,
 }
+# Per kind of clip, the longest accepted (seconds), where the container says
+# how long it plays (server.clips): a room's members listen or watch on
+# phones, in the middle of an incident. A clip whose container does not say
+# (an MP4 recorded in fragments) is bounded by its size alone.
+ROOM_MAX_SECONDS = {"audio": 10 * 60, "video": 3 * 60}
 # Longest side of an image's thumbnail: a chat bubble on a phone.
 THUMBNAIL_SIDE = 320
 ROOM_MEDIA_KIND = "room_media"

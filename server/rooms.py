@@ -23,13 +23,14 @@ import asyncio
 import datetime as dt
 import html
 import logging
+import math
 import time
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from server import access, geo, media
+from server import access, clips, geo, media
 from server.access import Principal
 from server.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from server.storage import object_id
@@ -135,6 +136,11 @@ def message_view(message: dict) -> dict:
     if message.get("media"):
         view["media"] = message["media"]
     return view
+
+
+def _minutes(seconds: float) -> str:
+    whole = math.ceil(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s"
 
 
 class RoomService:
@@ -476,6 +482,9 @@ class RoomService:
             )
             mib = limit // (1024 * 1024)
             raise TooLarge(f"A {kind} may be at most {mib} MB.", "file_too_large")
+        length = None
+        if kind in media.ROOM_MAX_SECONDS:
+            length = await self._clip_seconds(room, body, kind, content_type)
         owner = {"room_id": room["_id"]}
         if kind == "image":
             cleaned, small = await media.clean_image(self.media, body)
@@ -488,7 +497,35 @@ class RoomService:
             [stored] = await self.media.put_all(
                 [blob], room["tenant_id"], owner, media.ROOM_MEDIA_KIND
             )
+            if length is not None:
+                stored["seconds"] = round(length, 1)
         return kind, stored
+
+    async def _clip_seconds(self, room, body: bytes, kind: str, content_type: str):
+        """The clip's duration (None if unreadable); refuses one that is too long."""
+        loop = asyncio.get_running_loop()
+        try:
+            length = await loop.run_in_executor(None, clips.seconds, body, content_type)
+        except clips.Unreadable as error:
+            log.info(
+                "refused an unreadable %s in room %s: %s", kind, room["_id"], error
+            )
+            raise Invalid(
+                f"This {kind} clip cannot be read: the file is damaged or is not "
+                "the kind of file it looks like.",
+                "unreadable_clip",
+            ) from error
+        limit = media.ROOM_MAX_SECONDS[kind]
+        if length is not None and length > limit:
+            log.info(
+                "refused a %s clip of %.0f s in room %s", kind, length, room["_id"]
+            )
+            raise TooLarge(
+                f"A {kind} clip may play for at most {_minutes(limit)}; "
+                f"this one plays for {_minutes(length)}.",
+                "clip_too_long",
+            )
+        return length
 
     async def _append_message(
         self, room, principal, client_id, kind, text, attached

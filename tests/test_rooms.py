@@ -7,6 +7,8 @@ import io
 
 from PIL import Image
 
+from server import media
+from tests import clips
 from tests.helpers import ApiClient, Socket, multipart
 from tests.test_alarms import citizen, open_all_day, raise_alarm
 
@@ -343,9 +345,14 @@ async def test_uploads_are_checked_by_content_and_size(live_server):
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["Content-Disposition"].startswith("attachment")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    ogg = b"OggS" + b"\x00" * 200
+    ogg = clips.audio("ogg", "libopus", 3.0)
     status, body = await upload(expert, room_id, "u4", ogg, "voice.bin")
     assert (status, body["message"]["kind"]) == (201, "audio")
+    assert body["message"]["media"]["seconds"] == 3.0
+    # The right first bytes, but no Ogg stream behind them.
+    fake = b"OggS" + b"\x00" * 200
+    status, body = await upload(expert, room_id, "u7", fake, "voice.ogg")
+    assert (status, body["reason"]) == (400, "unreadable_clip")
     too_big = b"%PDF-1.7\n" + b"0" * (20 * 1024 * 1024)
     status, body = await upload(expert, room_id, "u5", too_big, "big.pdf")
     assert (status, body["reason"]) == (413, "file_too_large")
@@ -354,6 +361,31 @@ async def test_uploads_are_checked_by_content_and_size(live_server):
     status, body = await upload(expert, room_id, "u6", bomb.getvalue(), "b.png")
     assert (status, body["reason"]) == (413, "photo_too_large")
     # Refused uploads leave nothing behind.
+    stored = await live_server.platform.db["media.files"].count_documents({})
+    assert stored == 2
+
+
+async def test_clips_longer_than_the_limit_are_refused(live_server, monkeypatch):
+    # Limits of a few seconds stand in for minutes: the same check, quicker clips.
+    monkeypatch.setitem(media.ROOM_MAX_SECONDS, "video", 5)
+    monkeypatch.setitem(media.ROOM_MAX_SECONDS, "audio", 8)
+    _, (expert,), room_id = await room_with_experts(live_server, 1)
+    # A browser's recording: WebM written live, without a Duration element.
+    recording = clips.video("webm", "libvpx", 7.0, live="1")
+    status, body = await upload(expert, room_id, "c1", recording, "clip.webm")
+    assert (status, body["reason"]) == (413, "clip_too_long")
+    assert "0 min 05 s" in body["message"] and "0 min 07 s" in body["message"]
+    status, body = await upload(
+        expert, room_id, "c2", clips.video("mp4", "libx264", 4.0), "clip.mp4"
+    )
+    assert status == 201, body
+    assert body["message"]["media"]["seconds"] == 4.0
+    # A WebM of either kind: the form's choice settles audio, and its limit.
+    voice = clips.audio("webm", "libopus", 7.0)
+    status, body = await upload(expert, room_id, "c3", voice, "v.webm", kind="audio")
+    assert (status, body["message"]["kind"]) == (201, "audio")
+    status, body = await upload(expert, room_id, "c4", voice, "v.webm", kind="video")
+    assert (status, body["reason"]) == (413, "clip_too_long")
     stored = await live_server.platform.db["media.files"].count_documents({})
     assert stored == 2
 

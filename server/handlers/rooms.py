@@ -57,6 +57,10 @@ MESSAGE = obj(
         content_type={"type": "string"},
         bytes={"type": "integer"},
         thumbnail_id={"type": "string"},
+        seconds={
+            "type": "number",
+            "description": "How long a clip plays, where its container says",
+        },
     ),
     at={"type": "string", "format": "date-time"},
 )
