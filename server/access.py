@@ -64,6 +64,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rooms.open": frozenset({OFFICER, COMMANDER}),
     "rooms.invite": frozenset({OFFICER, COMMANDER}),
     "rooms.take_part": frozenset({OFFICER, COMMANDER, EXPERT}),
+    # The task board: commanders and admins publish and manage rosters (and
+    # search officers' specialties); officers sign up; both read the board.
+    "tasks.publish": frozenset({COMMANDER, ADMIN}),
+    "tasks.sign_up": frozenset({OFFICER}),
+    "tasks.read": frozenset({OFFICER, COMMANDER, ADMIN}),
+    "view.tasks": frozenset({OFFICER, COMMANDER, ADMIN}),
+    # Emergency musters (紧急集结): the command room starts, widens, reminds,
+    # ends and exports them; officers answer those they were alerted to (the
+    # service checks that), and read them like the command room reads its own.
+    "muster.command": frozenset({COMMANDER, ADMIN}),
+    "muster.answer": frozenset({OFFICER}),
+    "muster.read": frozenset({OFFICER, COMMANDER, ADMIN}),
+    # The audit log: an agency's admins read their agency's chain.
+    "audit.read": frozenset({ADMIN, PLATFORM_ADMIN}),
     # The staff views (pages): a role that cannot use a view is not sent it.
     "view.officer": frozenset({OFFICER}),
     "view.command": frozenset({COMMANDER, ADMIN}),

@@ -32,7 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from server import access, geo
 from server.access import Principal
 from server.catalog import settings_of
-from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.storage import object_id
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,7 @@ class AlarmService:
         }
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
-        return await self.db.alarms.find_one_and_update(
+        alarm = await self.db.alarms.find_one_and_update(
             {
                 "_id": alarm_id,
                 "status": {"$in": list(from_statuses)},
@@ -366,6 +366,21 @@ class AlarmService:
             update,
             return_document=ReturnDocument.AFTER,
         )
+        if alarm is not None and (principal is None or principal.kind == "staff"):
+            # Every status change by staff or by the platform itself (an
+            # escalation) is a privileged act; citizens' own are their history.
+            detail = {"to": to}
+            if to == ASSIGNED:
+                detail["officer_id"] = alarm["assignee"]["officer_id"]
+                detail["via"] = alarm["assignee"]["via"]
+            self.audit.record(
+                principal,
+                f"alarm.{to}",
+                tenant_id=alarm["tenant_id"],
+                target=("alarm", alarm_id),
+                detail=detail,
+            )
+        return alarm
 
     async def claim(self, officer: Principal, alarm_id: str) -> dict:
         """First claim wins; every other claimant gets `Conflict`."""
@@ -381,7 +396,18 @@ class AlarmService:
             unset=("deadline_at", "next_round_at"),
         )
         if alarm is None:
-            await self._explain_refused_claim(officer, oid)
+            try:
+                await self._explain_refused_claim(officer, oid)
+            except DomainError as refusal:
+                self.audit.record(
+                    officer,
+                    "alarm.claim",
+                    tenant_id=officer.tenant_id,
+                    target=("alarm", alarm_id),
+                    outcome="refused",
+                    detail={"reason": refusal.reason},
+                )
+                raise
         log.info("alarm %s claimed by officer %s", alarm_id, officer.id)
         await self.notify.alarm_assigned(alarm, previous=None)
         return alarm

@@ -20,31 +20,39 @@ from tornado.ioloop import PeriodicCallback
 
 from server import __version__, access, i18n, storage
 from server.alarms import AlarmService
+from server.audit import AuditLog
 from server.auth import AuthService, public_user
 from server.config import ROOT, Config
 from server.dispatch import Dispatcher
 from server.embedded import EmbeddedServer
 from server.experts import ExpertService
 from server.handlers import alarms as alarm_handlers
+from server.handlers import audit as audit_handlers
 from server.handlers import auth as auth_handlers
 from server.handlers import experts as expert_handlers
 from server.handlers import field, health, meta, pages, route, tenants
 from server.handlers import kpi as kpi_handlers
+from server.handlers import musters as muster_handlers
 from server.handlers import open311 as open311_handlers
 from server.handlers import push as push_handlers
 from server.handlers import rooms as room_handlers
+from server.handlers import tasks as task_handlers
 from server.handlers.base import NotFoundHandler
 from server.media import MediaStore
+from server.musters import MusterService
 from server.officers import FEED_S, OfficerService
 from server.push import PushService
 from server.ratelimit import AlarmRates
 from server.realtime import field as field_messages  # noqa: F401 - registers types
+from server.realtime import musters as muster_topics  # noqa: F401 - registers kinds
 from server.realtime import rooms as room_messages  # noqa: F401 - registers types
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
 from server.realtime.socket import RealtimeSocket
 from server.realtime.timers import Timers
 from server.rooms import RoomService
+from server.specialties import SpecialtyService
+from server.tasks import TaskService
 from server.tenants import TenantService
 
 log = logging.getLogger(__name__)
@@ -89,7 +97,9 @@ class Platform:
         self.db = client[config.database.name]
         self.embedded = embedded
         self.started_at = time.monotonic()
+        self.audit = AuditLog(self.db)
         self.auth = AuthService(self.db, config)
+        self.auth.audit = self.audit
         self.tenants = TenantService(self.db)
         self.experts = ExpertService(self.db, config, self.auth)
         rt = config.realtime
@@ -114,6 +124,19 @@ class Platform:
         self.dispatcher.feed = self.officers.note
         self.rooms = RoomService(self.db, self.hub, self.media, self.alarms)
         self.rooms.push = self.push
+        self.musters = MusterService(self.db, self.hub, self.presence, self.timers)
+        self.musters.push = self.push
+        self.specialties = SpecialtyService(self.db)
+        self.tasks = TaskService(self.db, self.hub, self.specialties)
+        self.tasks.push = self.push
+        for service in (
+            self.alarms,
+            self.rooms,
+            self.tasks,
+            self.experts,
+            self.musters,
+        ):
+            service.audit = self.audit
         self.i18n = i18n
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(PWA_DIR / "templates"),
@@ -132,7 +155,9 @@ class Platform:
         client = storage.connect(uri, config)
         platform = cls(config, client, embedded)
         await storage.ensure_indexes(platform.db, config)
+        platform.audit.start()
         await platform.dispatcher.rearm()
+        await platform.musters.rearm()
         platform.officers.positions.start()
         platform._periodic = [
             PeriodicCallback(platform._tidy, HOUSEKEEPING_MS),
@@ -164,6 +189,7 @@ class Platform:
         await self.timers.close()
         await self.push.close()
         await self.officers.positions.close()
+        await self.audit.close()
         await self.client.close()
 
     async def health(self) -> dict[str, Any]:
@@ -288,7 +314,10 @@ def routes(config: Config) -> list:
         route("/api/kpi", kpi_handlers.KpiHandler),
         *open311_handlers.routes(),
         *push_handlers.routes(),
+        *task_handlers.routes(),
+        *audit_handlers.routes(),
         *room_handlers.routes(),
+        *muster_handlers.routes(),
         *expert_handlers.routes(),
         route("/ws", RealtimeSocket),
         route("/", pages.IndexPage),
@@ -301,6 +330,7 @@ def routes(config: Config) -> list:
         route("/kpi", pages.KpiPage),
         route("/apply", pages.ApplyPage),
         route("/experts", pages.ExpertsPage),
+        route("/tasks", pages.TasksPage),
         route("/rooms/{room_id}", pages.RoomPage),
         route("/sw.js", pages.ServiceWorkerHandler),
         (

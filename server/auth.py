@@ -95,6 +95,20 @@ class AuthService:
         if not ok or user is None or user.get("disabled"):
             await self._count_failure(name)
             log.info("login refused user_known=%s", user is not None)
+            # Into the agency's chain when the account exists; the name typed
+            # is kept (it is not a secret), the password never.
+            self.audit.record(
+                None,
+                "auth.login",
+                tenant_id=user.get("tenant_id") if user else None,
+                target=("user", user["_id"] if user else None),
+                outcome="refused",
+                detail={
+                    "username": name,
+                    "disabled": bool(user and user.get("disabled")),
+                },
+                actor_name=name,
+            )
             raise Unauthenticated(
                 "Wrong account name or password.", "invalid_credentials"
             )
@@ -102,6 +116,12 @@ class AuthService:
         principal = self._staff_principal(user, session_id="")
         token, principal = await self._open_session(principal, self._staff_expiry())
         log.info("login user=%s tenant=%s", principal.id, principal.tenant_id)
+        self.audit.record(
+            principal,
+            "auth.login",
+            tenant_id=principal.tenant_id,
+            target=("user", principal.id),
+        )
         return token, principal
 
     def _normalise_username(self, username) -> str:
@@ -242,6 +262,13 @@ class AuthService:
         """End one session."""
         await self.revoke({principal.session_id})
         log.info("logout %s=%s", principal.kind, principal.id)
+        if principal.kind == "staff":
+            self.audit.record(
+                principal,
+                "auth.logout",
+                tenant_id=principal.tenant_id,
+                target=("user", principal.id),
+            )
 
     async def revoke(self, session_ids: set[str]) -> None:
         """Delete sessions and tell listeners (open sockets close)."""

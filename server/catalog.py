@@ -40,6 +40,24 @@ EXPERT_CATEGORIES: list[dict[str, str]] = [
 ]
 
 
+# Specialties officers can offer (发布专长): tags a commander searches by and a
+# task asks for. Agencies may add their own.
+SPECIALTIES: list[dict[str, str]] = [
+    {"code": "first_aid", "zh": "急救", "en": "First aid"},
+    {"code": "negotiation", "zh": "谈判", "en": "Negotiation"},
+    {"code": "drone_pilot", "zh": "无人机驾驶", "en": "Drone pilot"},
+    {"code": "cyber_forensics", "zh": "电子取证", "en": "Cyber forensics"},
+    {"code": "english", "zh": "英语", "en": "English"},
+    {"code": "japanese", "zh": "日语", "en": "Japanese"},
+    {"code": "korean", "zh": "韩语", "en": "Korean"},
+    {"code": "sign_language", "zh": "手语", "en": "Sign language"},
+    {"code": "psychology", "zh": "心理疏导", "en": "Psychological support"},
+    {"code": "water_rescue", "zh": "水上救援", "en": "Water rescue"},
+    {"code": "crowd_control", "zh": "人群管理", "en": "Crowd control"},
+    {"code": "heavy_vehicle", "zh": "大型车辆驾驶", "en": "Heavy vehicle driving"},
+]
+
+
 def default_tenant_settings() -> dict[str, Any]:
     """A fresh copy of the settings a new tenant starts with."""
     return {
@@ -59,8 +77,13 @@ def default_tenant_settings() -> dict[str, Any]:
         # A patrol car covers a kilometre or more in two minutes; an older
         # position is too stale to judge distance by.
         "position_max_age_s": 120,
+        # Off-duty officers are never tracked: a muster reaches them by the
+        # last position they shared while on duty ("last_position") or by
+        # their home station ("home_station"), as the agency decides.
+        "muster_off_duty": "last_position",
         "categories": copy.deepcopy(ALARM_CATEGORIES),
         "expert_categories": copy.deepcopy(EXPERT_CATEGORIES),
+        "specialties": copy.deepcopy(SPECIALTIES),
     }
 
 

@@ -327,6 +327,12 @@ class ExpertService:
                 raise Conflict("This application is already decided.", "decided")
             raise NotFound("No such application.")
         log.info("expert application %s: %s", application_id, decision)
+        self.audit.record(
+            principal,
+            f"expert.{decision}",
+            tenant_id=before["tenant_id"],
+            target=("application", application_id),
+        )
         decisions = [*before.get("decisions", []), entry]
         doc = {**before, "status": status, "decisions": decisions}
         answer: dict[str, Any] = {}
@@ -414,6 +420,12 @@ class ExpertService:
             return_document=ReturnDocument.AFTER,
         )
         log.info("expert %s %s", user_id, entry["decision"])
+        self.audit.record(
+            principal,
+            f"expert.{entry['decision']}",
+            tenant_id=doc["tenant_id"],
+            target=("user", user_id),
+        )
         counts = await self._consultations([doc["_id"]])
         return expert_view(doc, counts.get(user_id, 0))
 

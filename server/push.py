@@ -56,6 +56,7 @@ from pymongo.errors import DuplicateKeyError
 from pywebpush import WebPusher
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from server import i18n
 from server.access import Principal
 from server.config import Config, ConfigError
 from server.errors import Invalid, NotFound
@@ -122,10 +123,12 @@ MAX_DEVICES = 5
 URGENCY = {
     "offer": "high",
     "muster": "high",
+    "muster.ended": "normal",
     "taken": "normal",
     "expired": "normal",
     "cancelled": "normal",
     "room.invited": "high",
+    "notice": "normal",
 }
 # An invitation to a consultation is about a live incident: one that waits at
 # the push service (the phone off) longer than this is no longer worth a ring.
@@ -158,6 +161,11 @@ def topic_for(alarm_id) -> str:
 def room_topic(room_id) -> str:
     """The Topic of a room's invitations: a second one replaces the first."""
     return b64url(hashlib.sha256(f"jingdi-room:{room_id}".encode()).digest())[:22]
+
+
+def task_topic(task_id) -> str:
+    """The Topic of a task's news: the latest replaces an undelivered one."""
+    return b64url(hashlib.sha256(f"jingdi-task:{task_id}".encode()).digest())[:22]
 
 
 def room_tag(room_id) -> str:
@@ -261,7 +269,7 @@ def _key_from_file(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-# -- subscriptions -----------------------------------------------------------------
+# -- subscriptions -------------------------------------------------------------
 
 
 def is_public_address(address: str) -> bool:
@@ -783,7 +791,7 @@ def retry_after_s(value: str | None, at: dt.datetime | None = None) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-# -- the platform's push channel --------------------------------------------------
+# -- the platform's push channel -----------------------------------------------
 
 
 # The page where an invitee answers an invitation, by their role in the room;
@@ -800,6 +808,35 @@ def invitation_payload(room: dict, invited_by: str, role: str) -> dict:
         "title": room["title"][:120],
         "invited_by": invited_by[:80],
         "desk": INVITATION_DESKS.get(role, "/expert"),
+        "sent_at": now(),
+    }
+
+
+# News of a task is worth showing until the task starts, a day at most, and
+# at least this long (a change announced minutes before the start).
+NOTICE_TTL_MIN_S = 600
+NOTICE_TTL_MAX_S = 24 * 3600
+
+
+def task_payload(task: dict, change: str, text: str) -> dict:
+    """News about a task in every language: the worker picks the officer's.
+
+    The worker has no page to ask for words, and the server does not know
+    which language a closed app will be in; both go, each a few dozen bytes.
+    """
+    title = task["title"][:80]
+    return {
+        "type": "notice",
+        "tag": f"task-{task['_id']}",
+        "url": f"/tasks#task={task['_id']}",
+        "title": {
+            lang: i18n.MESSAGES[lang][f"push.task.{change}"].format(title=title)
+            for lang in i18n.LANGUAGES
+        },
+        "body": {
+            lang: text[:200] or i18n.MESSAGES[lang]["push.task.body"]
+            for lang in i18n.LANGUAGES
+        },
         "sent_at": now(),
     }
 
@@ -830,6 +867,42 @@ def _summary(deliveries: list[Delivery]) -> dict:
         "accepted_at": min(accepted) if accepted else None,
         "failure": None if status == "accepted" else matching[0].failure,
         "devices": [dataclasses.asdict(d) for d in deliveries],
+    }
+
+
+# -- musters -------------------------------------------------------------------
+
+# A muster's alert is worth ringing until the muster ends, whenever the phone
+# comes back; at least this long, so that one about to end still arrives.
+MUSTER_TTL_MIN_S = 60
+# What a muster's push carries of its message and place: the body must stay
+# under 4096 bytes after encryption, and Chinese takes 3 bytes a character.
+MUSTER_TEXT_MAX = 300
+
+
+def muster_topic(muster_id) -> str:
+    """The Topic of a muster's pushes: its end replaces an undelivered alert."""
+    return b64url(hashlib.sha256(f"jingdi-muster:{muster_id}".encode()).digest())[:22]
+
+
+def muster_tag(muster_id) -> str:
+    """The notification tag of a muster (pages close it by tag)."""
+    return f"muster-{muster_id}"
+
+
+def muster_payload(muster: dict, kind: str, entry: dict, reminder=False) -> dict:
+    """What the service worker needs to show a muster's alert or its end."""
+    return {
+        "type": kind,
+        "muster_id": str(muster["_id"]),
+        "tag": muster_tag(muster["_id"]),
+        "message": muster["message"][:MUSTER_TEXT_MAX],
+        "address": muster.get("address", "")[:MUSTER_TEXT_MAX],
+        "distance_m": entry.get("distance_m"),
+        "needed": muster["needed"],
+        "ends_at": muster["ends_at"],
+        "reminder": reminder,
+        "sent_at": now(),
     }
 
 
@@ -1016,7 +1089,7 @@ class PushService:
                 )
         return list(deliveries)
 
-    # -- when the offer ends -------------------------------------------------------
+    # -- when the offer ends ---------------------------------------------------
 
     def offer_closed(self, alarm: dict, kind: str, winner: str | None = None) -> None:
         """The alarm was taken, expired or cancelled: replace pushed offers.
@@ -1089,9 +1162,9 @@ class PushService:
         )
         return summary["status"]
 
-    # -- tasks -------------------------------------------------------------------
+    # -- tasks -----------------------------------------------------------------
 
-    # -- consultation rooms ------------------------------------------------------
+    # -- consultation rooms ----------------------------------------------------
 
     def room_invitation(self, room: dict, invitees: dict[str, str], invited_by: str):
         """Push an invitation to every device of each invitee (id: role).
@@ -1130,6 +1203,106 @@ class PushService:
             room["_id"],
             len(devices),
             len(invitees),
+            ", ".join(f"{n} {s}" for s, n in sorted(tally.items())),
+            time.monotonic() - started,
+        )
+
+    # -- tasks -----------------------------------------------------------------
+
+    def task_news(self, task: dict, officer_ids: list[str], change: str, text: str):
+        """Push news of a task (confirmed, moved up, changed...) to officers."""
+        if not self.active or not officer_ids:
+            return
+        self._spawn(None, self._push_task_news(task, officer_ids, change, text))
+
+    async def _push_task_news(self, task, officer_ids, change, text) -> None:
+        started = time.monotonic()
+        devices = await self.subscriptions.for_users(officer_ids)
+        if not devices:
+            return
+        left = (task["starts_at"] - now()).total_seconds()
+        ttl = min(max(left, NOTICE_TTL_MIN_S), NOTICE_TTL_MAX_S)
+        payload = task_payload(task, change, text)
+        results = await asyncio.gather(
+            *(
+                self._to_devices(
+                    subs,
+                    payload,
+                    time.monotonic() + ttl,
+                    URGENCY["notice"],
+                    task_topic(task["_id"]),
+                )
+                for subs in devices.values()
+            )
+        )
+        tally = Counter(d.status for deliveries in results for d in deliveries)
+        log.info(
+            "task %s: %s pushed to %d officers (%s) in %.2fs",
+            task["_id"],
+            change,
+            len(devices),
+            ", ".join(f"{n} {s}" for s, n in sorted(tally.items())),
+            time.monotonic() - started,
+        )
+
+    # -- musters ---------------------------------------------------------------
+
+    def muster_alert(self, muster: dict, entries: list[dict], reminder: bool):
+        """Push a muster's alert (or a reminder) to every device of each officer.
+
+        Every device, on duty or off, connected or not: a muster is rare and
+        urgent, and the page on a desk may not be the phone in a pocket.
+        """
+        if not self.active or not entries:
+            return
+        key = f"muster:{muster['_id']}"
+        self._spawn(key, self._push_muster(muster, entries, "muster", reminder))
+
+    def muster_ended(self, muster: dict) -> None:
+        """Replace the alert on every alerted officer's devices with its end.
+
+        Alerts still being sent are cancelled first, so that none arrives
+        after the news that the muster is over.
+        """
+        if not self.active:
+            return
+        for task in self._by_alarm.pop(f"muster:{muster['_id']}", set()):
+            task.cancel()
+        entries = muster["alerted"]
+        self._spawn(None, self._push_muster(muster, entries, "muster.ended", False))
+
+    async def _push_muster(self, muster, entries, kind: str, reminder) -> None:
+        started = time.monotonic()
+        devices = await self.subscriptions.for_users([e["officer_id"] for e in entries])
+        if not devices:
+            return
+        if kind == "muster":
+            left = (muster["ends_at"] - now()).total_seconds()
+            ttl = max(left, MUSTER_TTL_MIN_S)
+        else:
+            ttl = FOLLOW_UP_TTL_S
+        expires = time.monotonic() + ttl
+        topic = muster_topic(muster["_id"])
+        results = await asyncio.gather(
+            *(
+                self._to_devices(
+                    devices[e["officer_id"]],
+                    muster_payload(muster, kind, e, reminder),
+                    expires,
+                    URGENCY[kind],
+                    topic,
+                )
+                for e in entries
+                if e["officer_id"] in devices
+            )
+        )
+        tally = Counter(d.status for deliveries in results for d in deliveries)
+        log.info(
+            "muster %s: %s pushed to %d of %d officers (%s) in %.2fs",
+            muster["_id"],
+            "reminder" if reminder else kind,
+            len(results),
+            len(entries),
             ", ".join(f"{n} {s}" for s, n in sorted(tally.items())),
             time.monotonic() - started,
         )

@@ -258,6 +258,7 @@ class RoomService:
         }
         result = await self.db.rooms.insert_one(room)
         log.info("room %s opened by %s", result.inserted_id, principal.id)
+        self._audit(principal, room, "room.open")
         if body.get("invite"):
             return await self.invite(principal, str(result.inserted_id), body["invite"])
         return room
@@ -310,7 +311,20 @@ class RoomService:
             invitees = {entry["user_id"]: entry["role"] for entry in invited}
             self.push.room_invitation(room, invitees, principal.name)
         log.info("room %s: %d invited by %s", room["_id"], len(invited), principal.id)
+        for entry in invited:
+            self._audit(principal, room, "room.invite", entry["user_id"])
         return room
+
+    def _audit(self, principal, room: dict, action: str, user_id=None, **detail):
+        if user_id is not None:
+            detail["user_id"] = user_id
+        self.audit.record(
+            principal,
+            action,
+            tenant_id=room["tenant_id"],
+            target=("room", room["_id"]),
+            detail=detail,
+        )
 
     async def _invitable(self, room: dict, user_ids) -> list[dict]:
         if (
@@ -365,6 +379,7 @@ class RoomService:
         self._member_event(updated, principal.id, state, principal)
         verb = "joined" if accept else "declined"
         await self._system(updated, f"{principal.name} {verb}.")
+        self._audit(principal, updated, "room.join" if accept else "room.decline")
         return updated
 
     async def remove(self, principal: Principal, room_id, user_id) -> dict:
@@ -392,6 +407,7 @@ class RoomService:
         name = member_of(updated, user_id)["name"]
         await self._system(updated, f"{name} was removed by {principal.name}.")
         log.info("room %s: %s removed by %s", room["_id"], user_id, principal.id)
+        self._audit(principal, room, "room.remove", user_id)
         return updated
 
     async def close(self, principal: Principal, room_id, summary) -> dict:
@@ -415,6 +431,7 @@ class RoomService:
         log.info(
             "room %s closed by %s at seq %d", room["_id"], principal.id, closed["seq"]
         )
+        self._audit(principal, closed, "room.close")
         return closed
 
     async def _writable(self, principal: Principal, room_id) -> dict:
@@ -639,12 +656,14 @@ class RoomService:
                 {"room_id": room["_id"], "media.id": media_id}, {"media": 1}
             )
             media_id = (found or {}).get("media", {}).get("thumbnail_id") or ""
-        return await self.media.open(
+        found = await self.media.open(
             media_id,
             room["tenant_id"],
             {"room_id": room["_id"]},
             media.ROOM_MEDIA_KIND,
         )
+        self._audit(principal, room, "room.media", media=str(media_id)[:40])
+        return found
 
     async def transcript(self, principal, room_id) -> str:
         """The whole room as one HTML page, every value escaped."""
@@ -659,6 +678,7 @@ class RoomService:
             len(messages),
             time.monotonic() - started,
         )
+        self._audit(principal, room, "room.export", messages=len(messages))
         return page
 
     # -- live --------------------------------------------------------------

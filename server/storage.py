@@ -95,10 +95,6 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             # Counting an address's recent applications (the hourly limit).
             IndexModel([("client_ip", ASCENDING), ("submitted_at", DESCENDING)]),
         ],
-        "tasks": [
-            IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)]),
-            _geo("location"),
-        ],
         "alarms": [
             IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("status", ASCENDING)]),
@@ -118,15 +114,48 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             IndexModel([("tenant_id", ASCENDING), ("sent_at", DESCENDING)]),
             IndexModel([("officer_id", ASCENDING), ("sent_at", DESCENDING)]),
         ],
+        "audit": [
+            # One entry per number in each chain: two writers cannot both
+            # append entry n; searches run newest first within a chain.
+            IndexModel([("chain", ASCENDING), ("seq", ASCENDING)], unique=True),
+            IndexModel(
+                [("chain", ASCENDING), ("action", ASCENDING), ("seq", DESCENDING)]
+            ),
+            IndexModel(
+                [("chain", ASCENDING), ("actor.id", ASCENDING), ("seq", DESCENDING)]
+            ),
+            IndexModel(
+                [("chain", ASCENDING), ("target.id", ASCENDING), ("seq", DESCENDING)]
+            ),
+        ],
         "push_subscriptions": [
             # One document per browser endpoint: a renewal updates it in place.
             IndexModel([("endpoint", ASCENDING)], unique=True),
             IndexModel([("user_id", ASCENDING), ("renewed_at", DESCENDING)]),
             IndexModel([("session_id", ASCENDING)]),
         ],
+        "tasks": [
+            # The board: an agency's tasks by start; an officer's sign-ups.
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("starts_at", ASCENDING),
+                ]
+            ),
+            IndexModel([("roster.officer_id", ASCENDING), ("ends_at", ASCENDING)]),
+            _geo("location"),
+        ],
         "rooms": [
             IndexModel([("tenant_id", ASCENDING), ("members.user_id", ASCENDING)]),
             IndexModel([("alarm_id", ASCENDING)]),
+        ],
+        "musters": [
+            # The command room's list, and the clock's re-arming at start-up.
+            IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),
+            # An officer's running musters, on every load of the desk.
+            IndexModel([("alerted.officer_id", ASCENDING), ("status", ASCENDING)]),
+            _geo("place"),
         ],
         "room_messages": [
             # One number per message of a room: the order everyone sees.

@@ -76,6 +76,8 @@ async def platform(config):
     try:
         yield platform
     finally:
+        # Audit entries still queued would recreate the dropped database.
+        await platform.audit.flush()
         await platform.client.drop_database(config.database.name)
         await platform.close()
 

@@ -557,6 +557,44 @@ async def test_a_room_invitation_reaches_an_expert_whose_app_is_closed(
     assert sub.endpoint not in logged
 
 
+async def test_task_news_reaches_an_officer_in_both_languages(
+    live_server, push_service
+):
+    from tests.test_tasks import publish
+
+    commander = await live_server.signed_in(["commander"])
+    task = await publish(commander, title="Lantern festival", confirm="manual")
+    officer = await live_server.signed_in(["officer"])
+    sub = push_service.subscription()
+    status, _ = await officer.post("/api/push/subscriptions", sub.browser_json())
+    assert status == 201
+    status, body = await officer.post(f"/api/tasks/{task['id']}/signup")
+    assert body["task"]["mine"]["state"] == "pending"
+    status, _ = await commander.post(
+        f"/api/tasks/{task['id']}/decide",
+        {"officer_id": officer.user["id"], "confirm": True},
+    )
+    assert status == 200
+    await push_service.wait_for(lambda: push_service.received(sub, 201))
+    [message] = push_service.received(sub)
+    assert message.payload["type"] == "notice"
+    assert message.payload["tag"] == f"task-{task['id']}"
+    assert message.payload["url"] == f"/tasks#task={task['id']}"
+    assert message.payload["title"] == {
+        "zh": "任务已确认：Lantern festival",
+        "en": "Confirmed for: Lantern festival",
+    }
+    assert message.headers["Urgency"] == "normal"
+    assert message.headers["Topic"] == push.task_topic(task["id"])
+    # Until the task starts (two days away), capped at a day.
+    assert (
+        push.NOTICE_TTL_MAX_S - 5
+        <= int(message.headers["TTL"])
+        <= push.NOTICE_TTL_MAX_S
+    )
+    assert push_service.problems == []
+
+
 async def test_429_holds_the_endpoint_until_retry_after(live_server, push_service):
     await open_all_day(live_server)
     platform = live_server.platform

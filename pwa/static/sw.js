@@ -29,6 +29,7 @@ const SHELL = [
   "/static/js/command-detail.js",
   "/static/js/command-labels.js",
   "/static/js/command-markers.js",
+  "/static/js/command-muster.js",
   "/static/js/command-officers.js",
   "/static/js/command-queue.js",
   "/static/js/config.js",
@@ -41,9 +42,11 @@ const SHELL = [
   "/static/js/kpi-table.js",
   "/static/js/locate.js",
   "/static/js/map.js",
+  "/static/js/muster-board.js",
   "/static/js/officer-alert.js",
   "/static/js/officer-duty.js",
   "/static/js/officer-job.js",
+  "/static/js/officer-muster.js",
   "/static/js/officer-offers.js",
   "/static/js/officer-position.js",
   "/static/js/push-panel.js",
@@ -57,6 +60,9 @@ const SHELL = [
   "/static/js/room-send.js",
   "/static/js/room-socket.js",
   "/static/js/shell.js",
+  "/static/js/task-board.js",
+  "/static/js/task-format.js",
+  "/static/js/task-manage.js",
   "/static/js/sw-register.js",
   "/static/js/pages/admin.js",
   "/static/js/pages/apply.js",
@@ -68,8 +74,10 @@ const SHELL = [
   "/static/js/pages/index.js",
   "/static/js/pages/kpi.js",
   "/static/js/pages/login.js",
+  "/static/js/pages/muster.js",
   "/static/js/pages/officer.js",
   "/static/js/pages/room.js",
+  "/static/js/pages/tasks.js",
   "/static/vendor/leaflet/leaflet-src.esm.js",
   "/static/vendor/leaflet/leaflet.css",
   "/static/vendor/leaflet/images/marker-icon.png",
@@ -185,12 +193,24 @@ const CLOCK_SKEW_MS = 30000;
 const ENDED_REASONS = new Set(["taken", "expired", "cancelled", "not_offered"]);
 const PUSH_TYPES = new Set(["offer", "taken", "expired", "cancelled"]);
 const INVITATION = "room.invited";
+// An emergency muster (server/push.py muster_payload): {type: "muster" |
+// "muster.ended", muster_id, tag, message, address, distance_m, needed,
+// ends_at, reminder, sent_at}. Its end replaces the alert (same tag).
+const MUSTER = "muster";
+const MUSTER_ENDED = "muster.ended";
+// Longer and more insistent than an offer's: everyone near is being called.
+const MUSTER_VIBRATION_MS = [600, 200, 600, 200, 600, 200, 600];
+// News about a task (server/push.py task_payload): its words come in every
+// language, and a tap opens `url`, a page of the task board.
+const NOTICE = "notice";
+const NOTICE_PAGES = ["/tasks"];
 // Pages where an invitation is answered; a tap opens the payload's `desk`
 // only if it is one of these.
 const DESKS = new Set(["/expert", "/officer"]);
 
 const WORDS = {
   zh: {
+    code: "zh",
     lang: "zh-CN",
     app: "警滴",
     offer: "新警情",
@@ -208,6 +228,11 @@ const WORDS = {
     generic: "有新消息，点按打开警滴",
     invitation: "会诊邀请",
     invitedBy: (name) => `${name} 邀请您参加会诊，点按查看`,
+    muster: "紧急集结",
+    musterReminder: "再次提醒 · 紧急集结",
+    musterNeeded: (n) => `需要 ${n} 人`,
+    musterAnswer: "点按回复：我来了 / 无法前往",
+    musterEnded: "紧急集结已结束",
     categories: {
       taxi_dispute: "出租车纠纷",
       missing_person: "走失寻人",
@@ -218,6 +243,7 @@ const WORDS = {
     },
   },
   en: {
+    code: "en",
     lang: "en",
     app: "Jingdi",
     offer: "New alarm",
@@ -235,6 +261,11 @@ const WORDS = {
     generic: "Something new: tap to open Jingdi",
     invitation: "Consultation invitation",
     invitedBy: (name) => `${name} asks for your advice: tap to answer`,
+    muster: "Emergency muster",
+    musterReminder: "Reminder · Emergency muster",
+    musterNeeded: (n) => `${n} officers needed`,
+    musterAnswer: "Tap to answer: coming or cannot",
+    musterEnded: "The emergency muster has ended",
     categories: {
       taxi_dispute: "Taxi dispute",
       missing_person: "Missing person",
@@ -279,6 +310,10 @@ function readPayload(data) {
   }
   if (!payload || typeof payload !== "object") return null;
   if (payload.type === INVITATION) return isId(payload.room_id) ? payload : null;
+  if (payload.type === MUSTER || payload.type === MUSTER_ENDED) {
+    return isId(payload.muster_id) ? payload : null;
+  }
+  if (payload.type === NOTICE) return noticeTarget(payload.url) ? payload : null;
   return PUSH_TYPES.has(payload.type) && isId(payload.alarm_id) ? payload : null;
 }
 
@@ -381,8 +416,81 @@ function invitationNotice(payload, words) {
   };
 }
 
+/** The same-origin page a notice opens, or null if `url` is not one of ours. */
+function noticeTarget(url) {
+  if (typeof url !== "string" || !url.startsWith("/") || url.startsWith("//")) {
+    return null;
+  }
+  const target = new URL(url, self.location.origin);
+  return NOTICE_PAGES.includes(target.pathname) ? target.pathname + target.hash : null;
+}
+
+/** A quiet note (task news): words in the officer's language, a tap opens it. */
+function notice(payload, words) {
+  const pick = (texts) =>
+    (texts && typeof texts === "object" && (texts[words.code] || texts.zh)) || "";
+  return {
+    title: String(pick(payload.title) || words.app),
+    options: {
+      body: String(pick(payload.body)),
+      tag: typeof payload.tag === "string" ? payload.tag : "jingdi-notice",
+      renotify: true,
+      timestamp: timeOf(payload.sent_at),
+      icon: ICON,
+      lang: words.lang,
+      data: { type: NOTICE, url: noticeTarget(payload.url) },
+    },
+  };
+}
+
+/** A muster's alert: loud and lasting; its end, quiet, in the same place. */
+function musterNotice(payload, words) {
+  const data = { type: payload.type, muster_id: payload.muster_id };
+  const tag = payload.tag || `muster-${payload.muster_id}`;
+  const place = [payload.address, distanceText(payload.distance_m, words)];
+  if (payload.type === MUSTER_ENDED) {
+    return {
+      title: words.musterEnded,
+      options: {
+        body: String(payload.message || ""),
+        tag,
+        renotify: false,
+        silent: true,
+        icon: ICON,
+        lang: words.lang,
+        data,
+      },
+    };
+  }
+  const lines = [
+    String(payload.message || ""),
+    place.filter(Boolean).join(" · "),
+    words.musterNeeded(Number(payload.needed) || 1),
+    words.musterAnswer,
+  ];
+  return {
+    title: payload.reminder ? words.musterReminder : words.muster,
+    options: {
+      body: lines.filter(Boolean).join("\n"),
+      tag,
+      renotify: true,
+      requireInteraction: true,
+      silent: false,
+      vibrate: MUSTER_VIBRATION_MS,
+      timestamp: timeOf(payload.sent_at),
+      icon: ICON,
+      lang: words.lang,
+      data,
+    },
+  };
+}
+
 function describe(payload, words) {
   if (payload.type === INVITATION) return invitationNotice(payload, words);
+  if (payload.type === MUSTER || payload.type === MUSTER_ENDED) {
+    return musterNotice(payload, words);
+  }
+  if (payload.type === NOTICE) return notice(payload, words);
   if (payload.type !== "offer") {
     return quietNotice(words[payload.type], payload, words);
   }
@@ -466,6 +574,16 @@ self.addEventListener("notificationclick", (event) => {
 });
 
 async function answerTap(data, action) {
+  if ((data.type === MUSTER || data.type === MUSTER_ENDED) && isId(data.muster_id)) {
+    // An open desk is told (officer-muster.js shows the muster); a new one
+    // reads the muster from its address.
+    const url = `${OFFICER_PATH}#muster=${data.muster_id}`;
+    return openDesk(url, { type: "muster.open", muster_id: data.muster_id });
+  }
+  if (data.type === NOTICE) {
+    const target = noticeTarget(data.url) || NOTICE_PAGES[0];
+    return openDesk(target, { type: "notice.open", url: target });
+  }
   if (data.type === INVITATION) {
     return openDesk(DESKS.has(data.desk) ? data.desk : "/expert");
   }

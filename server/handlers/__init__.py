@@ -19,4 +19,8 @@ def route(template: str, handler, **kwargs) -> tornado.web.URLSpec:
     pattern = _PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", template)
     spec = tornado.web.URLSpec(pattern + "$", handler, kwargs or None)
     spec.template = template
+    # The handler knows its route too (audit entries name it); a handler
+    # class serving several routes keeps the first.
+    if "route_template" not in vars(handler):
+        handler.route_template = template
     return spec

@@ -122,7 +122,26 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
             retry_after = 5
         if retry_after:
             self.set_header("Retry-After", str(retry_after))
+        if status_code in (403, 404) and self.principal is not None:
+            self._audit_refusal(status_code, reason)
         self.render_error(status_code, message, reason)
+
+    def _audit_refusal(self, status: int, reason: str) -> None:
+        """A signed-in caller was refused: who, what path, and why.
+
+        The route's template (``/api/rooms/{room_id}``) names the action; the
+        path itself goes in the detail, with its ids (never a query string,
+        which could carry a token).
+        """
+        rule = getattr(self, "route_template", None) or "unrouted"
+        self.platform.audit.record(
+            self.principal,
+            "access.refused",
+            tenant_id=self.principal.tenant_id,
+            target=("route", f"{self.request.method} {rule}"),
+            outcome="refused",
+            detail={"status": status, "reason": reason, "path": self.request.path},
+        )
 
     def _describe(self, status: int, exc: BaseException | None) -> tuple[str, str]:
         if isinstance(exc, DomainError):

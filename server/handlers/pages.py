@@ -36,6 +36,7 @@ ExpertPage = page("expert", "view.expert")
 AdminPage = page("admin", "view.admin")
 KpiPage = page("kpi", "kpi.read")
 ExpertsPage = page("experts", "view.experts")
+TasksPage = page("tasks", "view.tasks")
 
 
 class RoomPage(PageHandler):

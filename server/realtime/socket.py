@@ -156,7 +156,7 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
             # Closing (say the session ended): what crosses the close frame on
             # the wire is not acted on.
             return
-        request_id = None
+        request_id, message = None, None
         try:
             message = self._parse(raw)
             request_id = message.get("id")
@@ -165,6 +165,23 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
             access.require(self.principal, permission)
             await handler(self, message)
         except DomainError as exc:
+            if exc.status in (403, 404):
+                # Refused access over the socket is audited like over HTTP.
+                self.platform.audit.record(
+                    self.principal,
+                    "access.refused",
+                    tenant_id=self.principal.tenant_id,
+                    target=(
+                        "message",
+                        str(message.get("type"))[:40] if message else None,
+                    ),
+                    outcome="refused",
+                    detail={
+                        "status": exc.status,
+                        "reason": exc.reason,
+                        "topic": _topic_of(message),
+                    },
+                )
             self.send(
                 {
                     "type": "error",
@@ -252,3 +269,8 @@ async def _unsubscribe(socket: RealtimeSocket, message: dict) -> None:
         socket.topics.discard(topic)
         socket.platform.hub.unsubscribe(socket, topic)
     socket.send({"type": "unsubscribed", "id": message.get("id"), "topic": topic})
+
+
+def _topic_of(message: dict | None) -> str:
+    topic = (message or {}).get("topic")
+    return topic[:128] if isinstance(topic, str) else ""

@@ -48,6 +48,12 @@ async def _own_user(platform, principal: Principal, user_id: str) -> bool:
     return principal.id == user_id
 
 
+@topic_kind("tasks")
+async def _task_board(platform, principal: Principal, tenant_id: str) -> bool:
+    """The task board of one tenant: figures change as officers sign up."""
+    return principal.has("tasks.read") and principal.tenant_id == tenant_id
+
+
 @topic_kind("command")
 async def _command_feed(platform, principal: Principal, tenant_id: str) -> bool:
     """The command-room feed of one tenant: its commanders and admins."""

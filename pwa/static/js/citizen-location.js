@@ -7,9 +7,15 @@
 import { errorText, getJson } from "./api.js";
 import { t } from "./config.js";
 import { setStatus } from "./dom.js";
-import { distanceMeters, toDisplay } from "./geo.js";
+import { distanceMeters } from "./geo.js";
 import { locationBlocker, watchPosition } from "./locate.js";
-import { addCircle, addPin, displayLatLng, geoPoint } from "./map.js";
+import {
+  addCircle,
+  addPin,
+  displayLatLng,
+  geoPoint,
+  pointFromDisplay,
+} from "./map.js";
 
 // Close enough to see the surrounding streets; a plate is an exact door.
 const FIX_ZOOM = 16;
@@ -19,18 +25,6 @@ const PLATE_ZOOM = 17;
 const RECHECK_M = 200;
 // After a failed check (a network blip) the same place is asked again.
 const RETRY_CHECK_MS = 5000;
-
-/** A display latlng (GCJ-02 on Chinese tiles) back to a WGS-84 point. */
-function fromDisplay({ lat, lng }) {
-  // GCJ-02 has no closed-form inverse; the shift changes so slowly with the
-  // position that three fixed-point steps bring the error under a centimetre.
-  let guess = [lat, lng];
-  for (let step = 0; step < 3; step++) {
-    const [shownLat, shownLng] = toDisplay(guess);
-    guess = [guess[0] - (shownLat - lat), guess[1] - (shownLng - lng)];
-  }
-  return geoPoint(guess[1], guess[0]);
-}
 
 function metresBetween(a, b) {
   const [lonA, latA] = a.coordinates;
@@ -179,13 +173,13 @@ export class LocationPicker {
     if (this.place && this.place.source === "pin") return;
     const point = this.place
       ? this.place.point
-      : fromDisplay(this.map.getCenter());
+      : pointFromDisplay(this.map.getCenter());
     this.setPlace({ source: "pin", point });
     this.check(point);
   }
 
   pinMoved() {
-    const point = fromDisplay(this.marker.getLatLng());
+    const point = pointFromDisplay(this.marker.getLatLng());
     this.place = { source: "pin", point };
     this.pinChosen = true;
     this.check(point);

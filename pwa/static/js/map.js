@@ -35,6 +35,18 @@ export function displayLatLng(point) {
   return toDisplay([lat, lon]);
 }
 
+/** A display latlng (GCJ-02 on Chinese tiles) back to a WGS-84 point. */
+export function pointFromDisplay({ lat, lng }) {
+  // GCJ-02 has no closed-form inverse; the shift changes so slowly with the
+  // position that three fixed-point steps bring the error under a centimetre.
+  let guess = [lat, lng];
+  for (let step = 0; step < 3; step++) {
+    const [shownLat, shownLng] = toDisplay(guess);
+    guess = [guess[0] - (shownLat - lat), guess[1] - (shownLng - lng)];
+  }
+  return geoPoint(guess[1], guess[0]);
+}
+
 /** GeoJSON Polygon or MultiPolygon → nested display [lat, lng] rings. */
 function displayRings(geometry) {
   const ringsOf = (polygon) =>

@@ -15,6 +15,7 @@ import { EscalationCue } from "../command-cue.js";
 import { AlarmDetail } from "../command-detail.js";
 import { CommandLabels } from "../command-labels.js";
 import { AlarmMarkers } from "../command-markers.js";
+import { MusterCommand } from "../command-muster.js";
 import { OfficerBoard } from "../command-officers.js";
 import { AlarmQueue } from "../command-queue.js";
 
@@ -41,6 +42,8 @@ const officers = new OfficerBoard(map, {
   count: byId("officer-count"),
 });
 const markers = new AlarmMarkers(map, select);
+// Emergency musters: the start form (a click on the map) and running ones.
+const musters = new MusterCommand(map);
 const queue = new AlarmQueue(
   {
     escalated: byId("queue-escalated"),
@@ -248,6 +251,8 @@ function onEvent(name, payload) {
     if (!officers.applyMoves(payload.officers || [])) scheduleRosterRefresh();
   } else if (name.startsWith("alarm.")) {
     applyAlarm(payload, name);
+  } else if (name.startsWith("muster.")) {
+    musters.apply(name, payload);
   }
 }
 
@@ -267,6 +272,7 @@ function connectRealtime(user) {
     onReload: () => {
       loadAlarms();
       loadOfficers();
+      musters.load();
     },
     onError: (message) => setStatus(status, message, "error"),
   });
@@ -279,7 +285,7 @@ async function start() {
   connectRealtime(currentUser());
   // Names first, so the first drawing of the queue already uses them.
   await Promise.all([loadCategories(), loadStations()]);
-  await Promise.all([loadAlarms(), loadOfficers()]);
+  await Promise.all([loadAlarms(), loadOfficers(), musters.load()]);
   selectFromAddress();
   setInterval(tick, TICK_MS);
 }

@@ -13,6 +13,7 @@ import { createMap } from "../map.js";
 import { OfferAlert } from "../officer-alert.js";
 import { DutyControl } from "../officer-duty.js";
 import { JobScreen } from "../officer-job.js";
+import { MusterDesk } from "../officer-muster.js";
 import { OfferDesk } from "../officer-offers.js";
 import { PositionSharer } from "../officer-position.js";
 import { PushPanel } from "../push-panel.js";
@@ -65,6 +66,8 @@ const offers = new OfferDesk({
     job.show(alarm);
   },
 });
+// Emergency musters ring like offers and sit above them until answered.
+const musters = new MusterDesk({ alert, position: () => sharer.fix });
 const push = new PushPanel({
   onOffer: () => loadState(),
   onOpen: (alarmId) => openOffer(alarmId),
@@ -92,6 +95,7 @@ function schedulePoll() {
 async function loadState() {
   try {
     invitations.load(); // beside the state: a failure there shows on its own
+    musters.load(); // likewise
     const state = await getJson("/api/officer/state");
     duty.show(state.duty);
     offers.sync(state.offers, { prune: page.loaded });
@@ -168,6 +172,15 @@ function onEvent(name, payload) {
     case "alarm.unassigned":
       job.unassigned(payload.alarm_id);
       break;
+    case "muster.alert":
+      musters.alerted(payload);
+      break;
+    case "muster.answered":
+      musters.answered(payload);
+      break;
+    case "muster.ended":
+      musters.ended(payload);
+      break;
     case "room.invited":
     case "room.removed":
       invitations.load();
@@ -192,6 +205,8 @@ connect(currentUser());
 sharer.start();
 loadCategories();
 push.start();
+const mustered = MusterDesk.inAddress();
+if (mustered) musters.open(mustered);
 const tapped = offerInAddress();
 if (tapped) openOffer(tapped);
 else loadState();
