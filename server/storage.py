@@ -199,7 +199,9 @@ class TenantCollection:
 
     def __init__(self, collection: AsyncCollection, tenant_id: str):
         if not tenant_id:
-            raise ValueError("a tenant-scoped collection needs a tenant id")
+            # A platform admin belongs to no agency: "my agency's" data does
+            # not exist for them.
+            raise NotFound("This account belongs to no agency.", "no_tenant")
         self.collection = collection
         self.tenant_id = tenant_id
 

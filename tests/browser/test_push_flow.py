@@ -195,8 +195,9 @@ async def test_a_tap_turns_notifications_on_each_visit_renews_and_logout_removes
         )
     ) as deleted:
         await page.click("#logout")
+    # Only the status: the page navigates away at once, and Chromium may have
+    # dropped the body by then. The database below shows what was removed.
     assert (await deleted.value).status == 200
-    assert await (await deleted.value).json() == {"removed": True}
     await page.wait_for_url(live_server.url + "/")
     assert await subscriptions(live_server, user_id) == []
     assert problems.unexpected() == []
