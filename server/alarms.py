@@ -203,6 +203,13 @@ class AlarmService:
             alarm["category"],
             len(alarm["photos"]),
         )
+        self.audit.record(
+            citizen,
+            f"alarm.{OFFERING}",
+            tenant_id=alarm["tenant_id"],
+            target=("alarm", alarm["_id"]),
+            detail={"to": OFFERING, "category": alarm["category"]},
+        )
         await self.notify.alarm_raised(alarm)
         # Read back: the first offer round has recorded whom it notified.
         return await self.db.alarms.find_one({"_id": alarm["_id"]}) or alarm, True
@@ -366,9 +373,9 @@ class AlarmService:
             update,
             return_document=ReturnDocument.AFTER,
         )
-        if alarm is not None and (principal is None or principal.kind == "staff"):
-            # Every status change by staff or by the platform itself (an
-            # escalation) is a privileged act; citizens' own are their history.
+        if alarm is not None:
+            # Every status change is recorded, whoever made it: staff, the
+            # citizen (a cancellation) or the platform itself (an escalation).
             detail = {"to": to}
             if to == ASSIGNED:
                 detail["officer_id"] = alarm["assignee"]["officer_id"]
@@ -420,11 +427,7 @@ class AlarmService:
             raise NotFound("No such alarm.")
         if officer.id not in current.get("offered", []):
             raise Forbidden("This alarm was not offered to you.", "not_offered")
-        if current["status"] in (ASSIGNED, EN_ROUTE, ARRIVED, RESOLVED):
-            raise Conflict("Another officer has already taken this alarm.", "taken")
-        if current["status"] == ESCALATED:
-            raise Conflict("The offer has expired; the command room has it.", "expired")
-        raise Conflict("The citizen has cancelled this alarm.", "cancelled")
+        raise _offer_over(current["status"])
 
     async def _assignee(self, officer_id: str, tenant_id: str, via: str) -> dict:
         user = await self.db.users.find_one(
@@ -453,6 +456,10 @@ class AlarmService:
             or officer.id not in alarm["offered"]
         ):
             raise NotFound("No such offer.")
+        if alarm["status"] != OFFERING:
+            # Too late to let it pass: recording a decline now would also
+            # rewrite the offer's outcome (the assessment counts it).
+            raise _offer_over(alarm["status"])
         await self.notify.offer_declined(alarm, officer, reason)
 
     async def advance(self, officer: Principal, alarm_id: str, status, note) -> dict:
@@ -605,6 +612,15 @@ class AlarmService:
             raise Conflict("This alarm cannot be closed now.", "bad_transition")
         await self.notify.alarm_changed(alarm)
         return alarm
+
+
+def _offer_over(status: str) -> Conflict:
+    """Why an offer can no longer be claimed or declined, by the alarm's status."""
+    if status in (ASSIGNED, EN_ROUTE, ARRIVED, RESOLVED, CLOSED):
+        return Conflict("Another officer has already taken this alarm.", "taken")
+    if status == ESCALATED:
+        return Conflict("The offer has expired; the command room has it.", "expired")
+    return Conflict("The citizen has cancelled this alarm.", "cancelled")
 
 
 def may_see(principal: Principal, alarm: dict) -> bool:

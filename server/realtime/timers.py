@@ -48,6 +48,10 @@ class Timers:
         if handle is not None:
             handle.cancel()
 
+    def armed(self) -> list[str]:
+        """The keys of the deadlines armed now."""
+        return list(self._handles)
+
     def pending(self) -> int:
         return len(self._handles)
 
