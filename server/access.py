@@ -41,6 +41,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "command.watch": frozenset({COMMANDER, ADMIN}),
     # Onboarding tenants; platform-wide operations.
     "platform.manage": frozenset({PLATFORM_ADMIN}),
+    # Onboarding an agency and correcting its territory, names and contact.
+    "tenants.onboard": frozenset({PLATFORM_ADMIN}),
+    # An agency's admin: its settings, stations and zones (its own only: the
+    # services scope every write by the admin's tenant).
+    "tenant.admin": frozenset({ADMIN}),
+    # Grants (授权) to other agencies: give, list (given and received), revoke.
+    "grants.manage": frozenset({ADMIN}),
     # Citizens raise, follow, cancel and rate their own alarms.
     "alarm.raise": frozenset({CITIZEN}),
     # Officers claim, decline and report progress on alarms.
@@ -134,8 +141,9 @@ def require(principal: Principal | None, permission: str | None) -> None:
 def require_tenant(principal: Principal, tenant_id: str | None) -> None:
     """Raise ``NotFound`` unless the document's tenant is the principal's own.
 
-    Grants between tenants (federation) will widen this check here, and only
-    here.
+    Grants between tenants (federation) do not widen this check: the services
+    that share (rooms, tasks, the expert directory, the command feed) ask
+    `server.grants.GrantService` on every use.
     """
     if PLATFORM_ADMIN in principal.roles:
         return

@@ -26,11 +26,13 @@ from server.config import ROOT, Config
 from server.dispatch import Dispatcher
 from server.embedded import EmbeddedServer
 from server.experts import ExpertService
+from server.grants import GrantService
 from server.handlers import alarms as alarm_handlers
 from server.handlers import audit as audit_handlers
 from server.handlers import auth as auth_handlers
 from server.handlers import experts as expert_handlers
 from server.handlers import field, health, meta, pages, route, tenants
+from server.handlers import grants as grant_handlers
 from server.handlers import kpi as kpi_handlers
 from server.handlers import musters as muster_handlers
 from server.handlers import open311 as open311_handlers
@@ -100,7 +102,8 @@ class Platform:
         self.audit = AuditLog(self.db)
         self.auth = AuthService(self.db, config)
         self.auth.audit = self.audit
-        self.tenants = TenantService(self.db)
+        self.tenants = TenantService(self.db, self.auth)
+        self.grants = GrantService(self.db)
         self.experts = ExpertService(self.db, config, self.auth)
         rt = config.realtime
         self.hub = Hub(rt.retention_events, rt.retention_seconds)
@@ -129,12 +132,19 @@ class Platform:
         self.specialties = SpecialtyService(self.db)
         self.tasks = TaskService(self.db, self.hub, self.specialties)
         self.tasks.push = self.push
+        # Federation: what agencies grant each other, asked on every use.
+        self.experts.grants = self.rooms.grants = self.tasks.grants = self.grants
+        self.musters.grants = self.grants
+        self.rooms.timers = self.timers
+        self.grants.rooms = self.rooms
         for service in (
             self.alarms,
             self.rooms,
             self.tasks,
             self.experts,
             self.musters,
+            self.tenants,
+            self.grants,
         ):
             service.audit = self.audit
         self.i18n = i18n
@@ -292,7 +302,12 @@ def routes(config: Config) -> list:
         route("/api/officers", tenants.OfficersHandler),
         route("/api/officers/{user_id}", tenants.OfficerHandler),
         route("/api/users", tenants.UsersHandler),
+        route("/api/users/{user_id}", tenants.UserHandler),
         route("/api/users/{user_id}/disable", tenants.UserDisableHandler),
+        route("/api/tenant/settings", tenants.SettingsHandler),
+        route("/api/platform/tenants", tenants.PlatformTenantsHandler),
+        route("/api/platform/tenants/{tenant_id}", tenants.PlatformTenantHandler),
+        *grant_handlers.routes(),
         route("/api/service", alarm_handlers.ServiceHandler),
         route("/api/plates/{code}", alarm_handlers.PlateHandler),
         route("/api/alarms", alarm_handlers.AlarmsHandler),

@@ -175,6 +175,9 @@ class ExpertService:
         self.db = db
         self.config = config
         self.auth = auth
+        # Grants between agencies (set by the platform): the directory also
+        # lists experts lent by agencies granting "experts" to the caller's.
+        self.grants = None
 
     def _in(self, name: str, tenant_id: str) -> TenantCollection:
         return TenantCollection(self.db[name], tenant_id)
@@ -451,18 +454,42 @@ class ExpertService:
     async def directory(
         self, principal: Principal, category: str | None, skill: str | None
     ) -> list[dict]:
-        """The tenant's experts; suspended ones only for administrators."""
+        """The tenant's experts, then those other agencies grant it.
+
+        Suspended experts are listed only for the agency's own
+        administrators; a lent expert carries ``shared`` and its agency.
+        """
         query: dict[str, Any] = {"roles": access.EXPERT}
-        if not principal.has("experts.review"):
-            query["disabled"] = {"$ne": True}
         if category:
             query["expert.category"] = category
         if skill:
             query["expert.skills"] = skill.strip()
-        cursor = self._in("users", principal.tenant_id).find(query).sort("name")
+        own = dict(query)
+        if not principal.has("experts.review"):
+            own["disabled"] = {"$ne": True}
+        cursor = self._in("users", principal.tenant_id).find(own).sort("name")
         docs = [d async for d in cursor.limit(MAX_LIST)]
+        lenders = []
+        if self.grants is not None and principal.tenant_id:
+            lenders = await self.grants.tenants_granting(principal.tenant_id, "experts")
+        if lenders:
+            lent = {**query, "tenant_id": {"$in": lenders}, "disabled": {"$ne": True}}
+            cursor = self.db.users.find(lent).sort("name")
+            docs += [d async for d in cursor.limit(MAX_LIST)]
         counts = await self._consultations([d["_id"] for d in docs])
-        return [expert_view(d, counts.get(str(d["_id"]), 0)) for d in docs]
+        names = {}
+        if self.grants is not None:
+            names = await self.grants.names([principal.tenant_id, *lenders])
+        views = []
+        for doc in docs:
+            view = expert_view(doc, counts.get(str(doc["_id"]), 0))
+            view["shared"] = doc["tenant_id"] != principal.tenant_id
+            view["tenant"] = {
+                "id": doc["tenant_id"],
+                "name": names.get(doc["tenant_id"]),
+            }
+            views.append(view)
+        return views
 
     async def _consultations(self, user_ids: list) -> dict:
         """How many consultation rooms each of these users is a member of."""

@@ -12,6 +12,13 @@ whose whereabouts fall inside the radius is alerted at once, on duty or off:
   positions are only ever written while on duty (`server.officers`), and an
   officer who never shared one and has no station is not alerted.
 
+Agencies that the muster's agency grants ``musters`` (`server.grants`) have
+their officers inside the radius alerted too, each by their own agency's
+off-duty rule; their roll entries and their view of the muster name the
+agency that called it. An officer keeps the muster they were alerted to
+(answering, seeing it end) even if the grant ends meanwhile: the call went
+out while it was in force.
+
 The alert goes to ``user:<id>`` (event ``muster.alert``) and by web push
 (urgent, `server.push`). Each officer answers ``coming`` (with an ETA from
 the straight-line distance) or ``cannot``, and may change the answer while
@@ -206,6 +213,8 @@ def entry_view(entry: dict) -> dict:
         k: entry.get(k)
         for k in (
             "officer_id",
+            "tenant_id",
+            "agency",
             "name",
             "badge_no",
             "station_id",
@@ -240,6 +249,11 @@ def officer_view(muster: dict, officer_id: str) -> dict:
     entry = entry_of(muster, officer_id) or {}
     return {
         "id": str(muster["_id"]),
+        # Whose call it is: another agency's, for an officer it was granted.
+        "agency": {
+            "id": muster["tenant_id"],
+            "name": muster.get("tenant_name") or muster["tenant_id"],
+        },
         "status": muster["status"],
         "place": muster["place"],
         "address": muster.get("address", ""),
@@ -307,6 +321,9 @@ class MusterService:
         self.timers = timers
         self.push = None  # server.push.PushService, set by the platform
         self.audit = None  # server.audit.AuditLog, set by the platform
+        # server.grants.GrantService, set by the platform: agencies whose
+        # officers the muster's agency may call up near their shared border.
+        self.grants = None
 
     # -- reading ---------------------------------------------------------------
 
@@ -322,9 +339,13 @@ class MusterService:
         return await self._get(principal, muster_id)
 
     async def for_officer(self, principal: Principal, muster_id) -> dict:
-        """A muster this officer was alerted to; else `NotFound`."""
-        muster = await self._get(principal, muster_id)
-        if entry_of(muster, principal.id) is None:
+        """A muster this officer was alerted to; else `NotFound`.
+
+        Being on the roll is the whole test: an officer of another agency is
+        on it only through a ``musters`` grant in force when alerted.
+        """
+        muster = await self.db.musters.find_one({"_id": object_id(muster_id)})
+        if muster is None or entry_of(muster, principal.id) is None:
             raise NotFound("No such muster.")
         return muster
 
@@ -347,12 +368,9 @@ class MusterService:
 
     async def of_officer(self, principal: Principal) -> list[dict]:
         """Running musters the officer was alerted to, newest first."""
+        # Not by tenant: a granted agency's muster has this officer on its roll.
         cursor = self.db.musters.find(
-            {
-                "tenant_id": principal.tenant_id,
-                "status": ACTIVE,
-                "alerted.officer_id": principal.id,
-            }
+            {"status": ACTIVE, "alerted.officer_id": principal.id}
         )
         return await cursor.sort("created_at", -1).limit(LIST_MAX).to_list()
 
@@ -377,6 +395,8 @@ class MusterService:
         muster = {
             "_id": ObjectId(),
             "tenant_id": tenant["_id"],
+            # Shown to officers of granted agencies: whose call this is.
+            "tenant_name": tenant.get("name") or tenant["_id"],
             "status": ACTIVE,
             "place": place,
             "address": address,
@@ -439,25 +459,56 @@ class MusterService:
             )
         return tenant
 
+    async def _called_agencies(self, muster: dict) -> dict[str, tuple[str, str]]:
+        """Agencies whose officers this muster calls: (off-duty rule, name).
+
+        The muster's own, and those it grants ``musters`` to now; each
+        agency's officers are found by its own rule, since how much of an
+        off-duty officer may be used is that agency's decision.
+        """
+        tenant_id = muster["tenant_id"]
+        called = {tenant_id: (muster["off_duty_rule"], muster.get("tenant_name"))}
+        if self.grants is None:
+            return called
+        granted = await self.grants.grantees_of(tenant_id, "musters")
+        if granted:
+            cursor = self.db.tenants.find(
+                {"_id": {"$in": granted}}, {"settings": 1, "name": 1}
+            )
+            async for other in cursor:
+                rule = settings_of(other).get("muster_off_duty")
+                if rule not in OFF_DUTY_RULES:
+                    rule = OFF_DUTY_RULES[0]  # the rule that reveals the least
+                called[other["_id"]] = (rule, other.get("name") or other["_id"])
+        return called
+
     async def _newly_in_radius(
         self, muster: dict, radius: float, already: set[str] = frozenset()
     ) -> list[dict]:
         """Roll entries for the officers inside ``radius`` not yet alerted."""
-        tenant_id = muster["tenant_id"]
+        called = await self._called_agencies(muster)
+        agencies = sorted(called)
         lon, lat = muster["place"]["coordinates"]
         stations = {
             s["_id"]: s
             async for s in self.db.stations.find(
-                {"tenant_id": tenant_id}, {"location": 1}
+                {"tenant_id": {"$in": agencies}}, {"location": 1}
             )
         }
         cursor = self.db.users.find(
             {
-                "tenant_id": tenant_id,
+                "tenant_id": {"$in": agencies},
                 "roles": access.OFFICER,
                 "disabled": {"$ne": True},
             },
-            {"name": 1, "badge_no": 1, "station_id": 1, "duty": 1, "position": 1},
+            {
+                "tenant_id": 1,
+                "name": 1,
+                "badge_no": 1,
+                "station_id": 1,
+                "duty": 1,
+                "position": 1,
+            },
         ).limit(ROSTER_MAX)
         at = now()
         found = []
@@ -466,9 +517,8 @@ class MusterService:
             if officer_id in already:
                 continue
             live = self.presence.officers.get(officer_id)
-            coords, basis, duty = whereabouts(
-                user, live, stations, muster["off_duty_rule"]
-            )
+            rule, agency = called[user["tenant_id"]]
+            coords, basis, duty = whereabouts(user, live, stations, rule)
             if coords is None:
                 continue
             distance = geo.distance_m(lon, lat, *coords)
@@ -477,6 +527,11 @@ class MusterService:
             found.append(
                 {
                     "officer_id": officer_id,
+                    "tenant_id": user["tenant_id"],
+                    # Named on the board when another agency lent the officer.
+                    "agency": None
+                    if user["tenant_id"] == muster["tenant_id"]
+                    else agency,
                     "name": user.get("name", ""),
                     "badge_no": user.get("badge_no"),
                     "station_id": user.get("station_id"),

@@ -40,8 +40,14 @@ def op(
     errors: tuple[int, ...] = (),
     status: int = 200,
     params: tuple[str, ...] = (),
+    query: dict[str, dict] | None = None,
+    required_query: tuple[str, ...] = (),
 ) -> dict:
-    """One operation: its summary, request body, answer and error codes."""
+    """One operation: its summary, request body, answer and error codes.
+
+    ``params`` names the path's parameters; ``query`` maps query parameter
+    names to their schemas, those in ``required_query`` being required.
+    """
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -64,11 +70,21 @@ def op(
             "required": True,
             "content": {"application/json": {"schema": body}},
         }
-    if params:
-        operation["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
-        ]
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in params
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required_query,
+            "schema": schema,
+        }
+        for name, schema in (query or {}).items()
+    ]
+    if parameters:
+        operation["parameters"] = parameters
     return operation
 
 
@@ -80,13 +96,23 @@ GEOJSON_POINT = obj(
 
 
 def document(rules, version: str) -> dict:
-    """The OpenAPI document for every rule whose handler declares ``api``."""
+    """The OpenAPI document for every rule whose handler declares ``api``.
+
+    Operations open to anyone say so (``security: []``); the rest need the
+    session cookie, the document's default.
+    """
     paths: dict[str, dict] = {}
     for rule in rules:
         api = getattr(rule.target, "api", None)
         template = getattr(rule, "template", None)
         if api and template:
-            paths[template] = {method: dict(spec) for method, spec in api.items()}
+            declared = getattr(rule.target, "access", {})
+            paths[template] = {}
+            for method, spec in api.items():
+                operation = dict(spec)
+                if declared.get(method.upper()) == "public":
+                    operation["security"] = []
+                paths[template][method] = operation
     return {
         "openapi": "3.1.0",
         "info": {

@@ -102,6 +102,7 @@ def room_view(room: dict, present: list[str] | None = None) -> dict:
         "description": room.get("description", ""),
         "location": room.get("location"),
         "alarm_id": room.get("alarm_id"),
+        "tenant_id": room["tenant_id"],
         "status": room["status"],
         "summary": room.get("summary", ""),
         "created_by": room["created_by"],
@@ -115,6 +116,8 @@ def room_view(room: dict, present: list[str] | None = None) -> dict:
                 "role": m["role"],
                 "state": m["state"],
                 "read_seq": m.get("read_seq", 0),
+                # An expert of another agency (through an experts grant).
+                "tenant_id": m.get("tenant_id", room["tenant_id"]),
             }
             for m in room["members"]
         ],
@@ -154,6 +157,12 @@ class RoomService:
         # The web push service (set by the platform): invitations reach an
         # invitee whose app is closed.
         self.push = None
+        # Grants between agencies and the platform's timers (set by the
+        # platform): experts of an agency granting "experts" to the room's
+        # agency take part while the grant is in force, and not a moment
+        # longer.
+        self.grants = None
+        self.timers = None
         # Per-room locks: allocating a number and inserting its message happen
         # together, so a reader never sees seq n+1 before seq n exists.
         # TODO(multi-process): one process per deployment today; with more,
@@ -164,9 +173,63 @@ class RoomService:
 
     async def _room(self, principal: Principal, room_id) -> dict:
         room = await self.db.rooms.find_one({"_id": object_id(room_id)})
-        if room is None or room["tenant_id"] != principal.tenant_id:
+        if room is None:
             raise NotFound("No such room.")
+        if room["tenant_id"] != principal.tenant_id:
+            await self._shared_member(room, principal)
         return room
+
+    async def _shared_member(self, room: dict, principal: Principal) -> None:
+        """Let in a member from another agency only while its grant holds.
+
+        Checked on every use, so a revoked or expired grant ends access at
+        once; the member's open socket is cut by `grant_ended` (revocation)
+        or by the timer armed here (expiry).
+        """
+        grant = None
+        lent = access.EXPERT in principal.roles  # only experts are lent
+        if self.grants is not None and lent and member_of(room, principal.id):
+            grant = await self.grants.valid(
+                principal.tenant_id, room["tenant_id"], "experts"
+            )
+        if grant is None:
+            raise NotFound("No such room.")
+        if self.timers is not None:
+            room_id, user_id = str(room["_id"]), principal.id
+            self.timers.arm(
+                f"room-grant:{room_id}:{user_id}",
+                grant["ends_at"],
+                lambda: self._recheck_shared(room_id, user_id, principal.tenant_id),
+            )
+
+    async def _recheck_shared(self, room_id: str, user_id: str, tenant_id: str):
+        """A grant ran out: cut the member off unless another grant holds."""
+        room = await self.db.rooms.find_one({"_id": object_id(room_id)})
+        if room is None:
+            return
+        if await self.grants.valid(tenant_id, room["tenant_id"], "experts"):
+            return
+        log.info("room %s: grant ended for member %s", room_id, user_id)
+        self._cut_off(room, user_id)
+
+    async def grant_ended(self, grantor: str, grantee: str) -> int:
+        """Cut off, live, every member from ``grantor`` in ``grantee``'s rooms."""
+        cut = 0
+        cursor = self.db.rooms.find(
+            {"tenant_id": grantee, "members.tenant_id": grantor}
+        )
+        async for room in cursor:
+            for member in room["members"]:
+                if member.get("tenant_id") == grantor:
+                    self._cut_off(room, member["user_id"])
+                    cut += 1
+        log.info(
+            "experts grant %s to %s ended: %d room memberships cut",
+            grantor,
+            grantee,
+            cut,
+        )
+        return cut
 
     async def visible(self, principal: Principal, room_id) -> dict:
         """The room if ``principal`` is invited to it or in it; else NotFound."""
@@ -185,9 +248,13 @@ class RoomService:
 
     async def mine(self, principal: Principal) -> list[dict]:
         """Rooms the principal is in or invited to, newest first."""
+        tenants = [principal.tenant_id]
+        if self.grants is not None and access.EXPERT in principal.roles:
+            # Rooms of agencies this expert's agency lends its experts to.
+            tenants += await self.grants.grantees_of(principal.tenant_id, "experts")
         cursor = self.db.rooms.find(
             {
-                "tenant_id": principal.tenant_id,
+                "tenant_id": {"$in": tenants},
                 "members": {
                     "$elemMatch": {
                         "user_id": principal.id,
@@ -278,6 +345,7 @@ class RoomService:
                 "user_id": uid,
                 "name": user.get("name", ""),
                 "role": _main_role(user.get("roles", ())),
+                "tenant_id": user.get("tenant_id"),
                 "state": INVITED,
                 "invited_by": principal.id,
                 "invited_at": at,
@@ -335,18 +403,28 @@ class RoomService:
         ):
             raise Invalid(f"Name 1 to {INVITE_MAX} accounts to invite.", "bad_invitees")
         ids = [object_id(u) for u in dict.fromkeys(user_ids)]
+        lenders = []
+        if self.grants is not None:
+            lenders = await self.grants.tenants_granting(room["tenant_id"], "experts")
         users = await self.db.users.find(
             {
                 "_id": {"$in": ids},
-                "tenant_id": room["tenant_id"],
-                "roles": {"$in": list(INVITABLE)},
+                "$or": [
+                    {
+                        "tenant_id": room["tenant_id"],
+                        "roles": {"$in": list(INVITABLE)},
+                    },
+                    # Experts lent by another agency through a grant.
+                    {"tenant_id": {"$in": lenders}, "roles": access.EXPERT},
+                ],
                 "disabled": {"$ne": True},
             },
-            {"name": 1, "roles": 1},
+            {"name": 1, "roles": 1, "tenant_id": 1},
         ).to_list()
         if len(users) != len(ids):
             raise Invalid(
-                "Only experts, officers and commanders of this agency can be invited.",
+                "Only experts, officers and commanders of this agency, and experts "
+                "an agency grants it, can be invited.",
                 "bad_invitees",
             )
         return users

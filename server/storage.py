@@ -157,6 +157,25 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             IndexModel([("alerted.officer_id", ASCENDING), ("status", ASCENDING)]),
             _geo("place"),
         ],
+        "grants": [
+            # "Who grants my agency X now": every shared use asks this.
+            IndexModel(
+                [
+                    ("grantee_id", ASCENDING),
+                    ("kind", ASCENDING),
+                    ("ends_at", ASCENDING),
+                ]
+            ),
+            # An agency's own grants, newest first, and "do I grant X to Y".
+            IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    ("grantee_id", ASCENDING),
+                    ("kind", ASCENDING),
+                ]
+            ),
+        ],
         "room_messages": [
             # One number per message of a room: the order everyone sees.
             IndexModel([("room_id", ASCENDING), ("seq", ASCENDING)], unique=True),

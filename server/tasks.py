@@ -178,8 +178,12 @@ def task_view(task: dict, viewer_id: str, manager: bool) -> dict[str, Any]:
     """A task as an officer sees it, or (``manager``) with roster and messages."""
     roster = task["roster"]
     mine = member_of(task, viewer_id)
+    owner = task.get("shared_from")
     view = {
         "id": str(task["_id"]),
+        # A task of another agency (through a tasks grant) says whose it is.
+        "shared": owner is not None,
+        "tenant": owner or {"id": task["tenant_id"]},
         "title": task["title"],
         "description": task["description"],
         "place": task["place"],
@@ -225,6 +229,9 @@ class TaskService:
         # The web push service (set by the platform): news for officers
         # whose app is closed.
         self.push = None
+        # Grants between agencies (set by the platform): officers also see,
+        # and sign up for, tasks of agencies granting "tasks" to theirs.
+        self.grants = None
 
     async def _update(self, query: dict, update: dict) -> dict | None:
         """Apply ``update`` if ``query`` matches; the task as it is after, or None.
@@ -249,8 +256,45 @@ class TaskService:
             raise NotFound("No such task.")
         return task
 
+    async def _tenants_for(self, principal: Principal) -> list[str]:
+        """The agencies whose tasks ``principal`` may see and sign up for.
+
+        Its own, and for officers those granting it "tasks" now (asked on
+        every use: a revoked or expired grant stops at once). Managing a
+        task always stays with its own agency (`_task`).
+        """
+        tenants = [principal.tenant_id]
+        if self.grants is not None and principal.has("tasks.sign_up"):
+            tenants += await self.grants.tenants_granting(principal.tenant_id, "tasks")
+        return tenants
+
+    async def _task_shared(self, principal: Principal, task_id) -> dict:
+        """A task of the caller's agency or of one granting it "tasks"."""
+        tenants = await self._tenants_for(principal)
+        task = await self.db.tasks.find_one(
+            {"_id": object_id(task_id), "tenant_id": {"$in": tenants}}
+        )
+        if task is None:
+            raise NotFound("No such task.")
+        (marked,) = await self.mark_shared(principal, [task])
+        return marked
+
+    async def mark_shared(self, principal: Principal, tasks: list[dict]) -> list:
+        """Tag tasks of other agencies with their owner (id and name)."""
+        foreign = {t["tenant_id"] for t in tasks} - {principal.tenant_id}
+        if not foreign or self.grants is None:
+            return tasks
+        names = await self.grants.names(foreign)
+        for task in tasks:
+            if task["tenant_id"] in foreign:
+                task["shared_from"] = {
+                    "id": task["tenant_id"],
+                    "name": names.get(task["tenant_id"]),
+                }
+        return tasks
+
     async def get(self, principal: Principal, task_id) -> dict:
-        return await self._task(principal, task_id)
+        return await self._task_shared(principal, task_id)
 
     async def board(self, principal: Principal, params: dict) -> list[dict]:
         """Tasks of the agency not yet over, soonest first (filters optional).
@@ -260,7 +304,7 @@ class TaskService:
         (managers): ``cancelled`` or ``all`` besides the default ``open``.
         """
         query: dict[str, Any] = {
-            "tenant_id": principal.tenant_id,
+            "tenant_id": {"$in": await self._tenants_for(principal)},
             "ends_at": {"$gt": now()},
             "status": OPEN,
         }
@@ -279,7 +323,7 @@ class TaskService:
         if params.get("open") in ("1", "true"):
             query["signup_deadline"] = {"$gt": now()}
         cursor = self.db.tasks.find(query).sort("starts_at", 1).limit(200)
-        return await cursor.to_list()
+        return await self.mark_shared(principal, await cursor.to_list())
 
     async def schedule(self, principal: Principal) -> list[dict]:
         """The officer's own sign-ups not yet over, each flagged if it overlaps.
@@ -290,7 +334,7 @@ class TaskService:
         tasks = (
             await self.db.tasks.find(
                 {
-                    "tenant_id": principal.tenant_id,
+                    "tenant_id": {"$in": await self._tenants_for(principal)},
                     "roster": {
                         "$elemMatch": {
                             "officer_id": principal.id,
@@ -303,6 +347,7 @@ class TaskService:
             .sort("starts_at", 1)
             .to_list()
         )
+        await self.mark_shared(principal, tasks)
         confirmed = [
             t
             for t in tasks
@@ -324,7 +369,7 @@ class TaskService:
         cursor = self.db.tasks.find(
             {
                 "_id": {"$ne": task["_id"]},
-                "tenant_id": principal.tenant_id,
+                "tenant_id": {"$in": await self._tenants_for(principal)},
                 "status": OPEN,
                 "roster": {
                     "$elemMatch": {"officer_id": principal.id, "state": CONFIRMED}
@@ -515,7 +560,7 @@ class TaskService:
         Pressing twice changes nothing. An officer who withdrew (or was
         declined) may sign up again, at the end of the queue.
         """
-        task = await self._task(principal, task_id)
+        task = await self._task_shared(principal, task_id)
         for _ in range(RETRIES):
             self._taking_sign_ups(task)
             earlier = member_of(task, principal.id)
@@ -571,11 +616,11 @@ class TaskService:
                 log.info("task %s: officer %s is waiting", task["_id"], principal.id)
                 # A place may have been freed between the two updates.
                 return await self._promote(done)
-            task = await self._task(principal, task_id)
+            task = await self._task_shared(principal, task_id)
         raise Conflict("Too many sign-ups at once: try again.", "busy")
 
     async def withdraw(self, principal: Principal, task_id) -> dict:
-        task = await self._task(principal, task_id)
+        task = await self._task_shared(principal, task_id)
         for _ in range(RETRIES):
             entry = member_of(task, principal.id)
             if entry is None or entry["state"] not in ACTIVE:
@@ -585,7 +630,7 @@ class TaskService:
             if done is not None:
                 log.info("task %s: officer %s withdrew", task["_id"], principal.id)
                 return await self._promote(done)
-            task = await self._task(principal, task_id)
+            task = await self._task_shared(principal, task_id)
         raise Conflict("The task changed meanwhile: try again.", "changed")
 
     async def _end_entry(self, task, entry, state, by: str | None) -> dict | None:

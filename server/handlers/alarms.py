@@ -69,6 +69,11 @@ class ServiceHandler(BaseHandler):
             tag="alarms",
             response=obj(("available",), available={"type": "boolean"}),
             errors=(400,),
+            query={
+                "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            },
+            required_query=("lon", "lat"),
         )
     }
 

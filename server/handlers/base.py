@@ -75,6 +75,14 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
             raise tornado.web.HTTPError(405)
         access.require(self.principal, self.access.get(method))
 
+    def check_xsrf_cookie(self) -> None:
+        # A method the route does not take is answered 405 (in prepare), not
+        # 403 for a missing token: the request can do nothing either way.
+        method = self.request.method
+        if method not in self.access and not self._implements(method):
+            return
+        super().check_xsrf_cookie()
+
     def _implements(self, method: str) -> bool:
         own = getattr(type(self), method.lower(), None)
         return own is not getattr(tornado.web.RequestHandler, method.lower(), None)
@@ -122,6 +130,9 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
             retry_after = 5
         if retry_after:
             self.set_header("Retry-After", str(retry_after))
+        if status_code == 405:
+            # What the route does accept (RFC 9110: a 405 carries Allow).
+            self.set_header("Allow", ", ".join(sorted(self.access)))
         if status_code in (403, 404) and self.principal is not None:
             self._audit_refusal(status_code, reason)
         self.render_error(status_code, message, reason)

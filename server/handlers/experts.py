@@ -56,6 +56,11 @@ EXPERT = obj(
     availability={"enum": ["available", "busy", "away"]},
     suspended={"type": "boolean"},
     consultations={"type": "integer"},
+    shared={
+        "type": "boolean",
+        "description": "Lent by another agency through an experts grant",
+    },
+    tenant=obj(("id",), id=_STR, name={"type": ["string", "null"]}),
 )
 AVAILABILITY = obj(
     ("availability",), availability={"enum": ["available", "busy", "away"]}
@@ -74,7 +79,7 @@ class CategoriesHandler(ExpertHandler):
     access = {"GET": access.PUBLIC}
     api = {
         "get": op(
-            "An agency's expert categories (?tenant=, optional with one agency)",
+            "An agency's expert categories",
             tag=TAG,
             response=obj(
                 ("tenant", "categories"),
@@ -82,6 +87,10 @@ class CategoriesHandler(ExpertHandler):
                 categories={"type": "array", "items": CATEGORY},
             ),
             errors=(400, 404),
+            # The server also answers without it while only one agency
+            # exists; clients send it.
+            query={"tenant": {"type": "string", "minLength": 1, "maxLength": 64}},
+            required_query=("tenant",),
         )
     }
 

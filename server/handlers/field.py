@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.alarm_views import staff_view
+from server.grants import border_alarms
 from server.handlers.base import BaseHandler
 from server.openapi import GEOJSON_POINT, obj, op
 
@@ -70,16 +71,44 @@ class OpenAlarmsHandler(BaseHandler):
     access = {"GET": "alarm.command"}
     api = {
         "get": op(
-            "The tenant's active alarms, oldest first",
+            "The tenant's active alarms, oldest first; border_alarms: other "
+            "agencies' open alarms inside a border zone they grant, read-only",
             tag="command",
-            response=obj(("alarms",), alarms={"type": "array", "items": {}}),
+            response=obj(
+                ("alarms", "border_alarms"),
+                alarms={"type": "array", "items": {}},
+                border_alarms={
+                    "type": "array",
+                    "items": obj(
+                        ("id", "tenant", "shared", "read_only"),
+                        tenant=obj(("id",), id={"type": "string"}),
+                        shared={"const": True},
+                        read_only={"const": True},
+                    ),
+                },
+            ),
             errors=(401, 403),
         )
     }
 
     async def get(self) -> None:
-        alarms = await self.platform.alarms.open_alarms(self.principal.tenant_id)
-        self.send_json({"alarms": [staff_view(a) for a in alarms]})
+        tenant_id = self.principal.tenant_id
+        alarms = await self.platform.alarms.open_alarms(tenant_id)
+        shared = await border_alarms(self.platform.grants, tenant_id)
+        self.send_json(
+            {
+                "alarms": [staff_view(a) for a in alarms],
+                "border_alarms": [
+                    {
+                        **staff_view(a),
+                        "tenant": owner,
+                        "shared": True,
+                        "read_only": True,
+                    }
+                    for a, owner in shared
+                ],
+            }
+        )
 
 
 class SuggestionsHandler(BaseHandler):

@@ -19,7 +19,9 @@ from server.openapi import obj, op
 
 BASE = "/open311/v2"
 # The format is the path's extension: /services.json, /requests/<id>.xml.
-FORMAT = r"\.(?P<format>[A-Za-z0-9]+)$"
+# Any extension reaches the handler, which refuses all but json and xml in
+# the spec's error shape.
+FORMAT = r"\.(?P<format>[^/]+)$"
 FORM_FIELDS = (
     "api_key",
     "jurisdiction_id",
@@ -91,9 +93,15 @@ def _op(summary: str, response: dict, errors: tuple, params=(), form=False):
         errors=errors,
         params=("format", *params),
     )
+    xml = {"text/xml": {"schema": {"type": "string"}}}
     for code, answer in spec["responses"].items():
         if not code.startswith("2"):
             answer["content"] = {"application/json": {"schema": OPEN311_ERRORS}}
+        # The same answers as XML for the .xml format.
+        answer["content"].update(xml)
+    for parameter in spec["parameters"]:
+        if parameter["name"] == "format":
+            parameter["schema"] = {"enum": sorted(FORMATS)}
     if form:
         fields = obj(("api_key", "service_code"), **{f: {} for f in FORM_FIELDS})
         spec["requestBody"] = {

@@ -57,6 +57,11 @@ TASK = obj(
     skills={"type": "array", "items": {"type": "string"}},
     confirm={"enum": ["auto", "manual"]},
     status={"enum": ["open", "cancelled"]},
+    shared={
+        "type": "boolean",
+        "description": "A task of another agency, seen through a tasks grant",
+    },
+    tenant=obj(("id",), id={"type": "string"}, name={"type": ["string", "null"]}),
     invited={"type": "boolean"},
     mine={"oneOf": [ENTRY, {"type": "null"}]},
     messages={"type": "array", "items": {"type": "object"}},
@@ -107,9 +112,14 @@ class TaskBase(BaseHandler):
     def tasks(self):
         return self.platform.tasks
 
-    def answer_task(self, task: dict, status: int = 200, **extra) -> None:
-        manager = self.principal.has("tasks.publish")
-        view = task_view(task, self.principal.id, manager)
+    def manages(self, task: dict) -> bool:
+        """Publishers see the roster of their own agency's tasks only."""
+        own = task["tenant_id"] == self.principal.tenant_id
+        return own and self.principal.has("tasks.publish")
+
+    async def answer_task(self, task: dict, status: int = 200, **extra) -> None:
+        await self.tasks.mark_shared(self.principal, [task])
+        view = task_view(task, self.principal.id, self.manages(task))
         self.send_json({"task": {**view, **extra}}, status)
 
 
@@ -138,7 +148,7 @@ class TasksHandler(TaskBase):
 
     async def post(self) -> None:
         task = await self.tasks.publish(self.principal, self.json_body())
-        self.answer_task(task, 201)
+        await self.answer_task(task, 201)
 
     async def get(self) -> None:
         params = {
@@ -146,8 +156,7 @@ class TasksHandler(TaskBase):
             for name in ("skill", "from", "to", "open", "status")
         }
         found = await self.tasks.board(self.principal, params)
-        manager = self.principal.has("tasks.publish")
-        views = [task_view(t, self.principal.id, manager) for t in found]
+        views = [task_view(t, self.principal.id, self.manages(t)) for t in found]
         self.send_json({"tasks": views})
 
 
@@ -187,11 +196,11 @@ class TaskHandler(TaskBase):
     }
 
     async def get(self, task_id: str) -> None:
-        self.answer_task(await self.tasks.get(self.principal, task_id))
+        await self.answer_task(await self.tasks.get(self.principal, task_id))
 
     async def patch(self, task_id: str) -> None:
         task = await self.tasks.change(self.principal, task_id, self.json_body())
-        self.answer_task(task)
+        await self.answer_task(task)
 
 
 def _action(summary: str, permission: str, body: dict | None, errors=()):
@@ -220,7 +229,7 @@ class SignUpHandler(TaskBase):
     async def post(self, task_id: str) -> None:
         task = await self.tasks.sign_up(self.principal, task_id)
         overlaps = await self.tasks.overlaps_for(self.principal, task)
-        self.answer_task(task, overlaps=overlaps)
+        await self.answer_task(task, overlaps=overlaps)
 
 
 class WithdrawHandler(TaskBase):
@@ -231,7 +240,7 @@ class WithdrawHandler(TaskBase):
     )
 
     async def post(self, task_id: str) -> None:
-        self.answer_task(await self.tasks.withdraw(self.principal, task_id))
+        await self.answer_task(await self.tasks.withdraw(self.principal, task_id))
 
 
 class DecideHandler(TaskBase):
@@ -247,7 +256,7 @@ class DecideHandler(TaskBase):
 
     async def post(self, task_id: str) -> None:
         task = await self.tasks.decide(self.principal, task_id, self.json_body())
-        self.answer_task(task)
+        await self.answer_task(task)
 
 
 class MessageHandler(TaskBase):
@@ -259,7 +268,7 @@ class MessageHandler(TaskBase):
 
     async def post(self, task_id: str) -> None:
         body = self.json_body()
-        self.answer_task(
+        await self.answer_task(
             await self.tasks.message(self.principal, task_id, body.get("text"))
         )
 
@@ -273,7 +282,7 @@ class CancelHandler(TaskBase):
 
     async def post(self, task_id: str) -> None:
         body = self.json_body()
-        self.answer_task(
+        await self.answer_task(
             await self.tasks.cancel(self.principal, task_id, body.get("reason"))
         )
 
@@ -288,7 +297,7 @@ class InviteHandler(TaskBase):
     async def post(self, task_id: str) -> None:
         body = self.json_body()
         task = await self.tasks.invite(self.principal, task_id, body.get("officer_id"))
-        self.answer_task(task)
+        await self.answer_task(task)
 
 
 class RecommendedHandler(TaskBase):

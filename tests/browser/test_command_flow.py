@@ -215,3 +215,33 @@ async def test_a_dispatch_that_lost_a_race_is_explained(browser, live_server):
     await expect(waiting).to_have_count(0)
     assert problems.unexpected() == []
     officer_ws.close()
+
+
+async def test_a_neighbours_border_alarm_is_drawn_read_only(browser, live_server):
+    """t2 grants t1 a border zone: t1's command room draws t2's alarm there as
+    a grey, read-only dot naming t2, and keeps it out of its own queue."""
+    from tests.helpers import square
+    from tests.test_grants import grant
+
+    await open_all_day(live_server, "t2")
+    admin_b = await live_server.signed_in(["admin"], "t2")
+    # The western strip of t2 (t2 spans 118.82-118.84).
+    zone = {
+        "type": "Polygon",
+        "coordinates": square(118.82, 32.06, 0.005)["coordinates"][0],
+    }
+    await grant(admin_b, "border_alarms", grantee="t1", zone=zone)
+    _, body = await raise_alarm(await citizen(live_server), lon=118.822, lat=32.063)
+    alarm_id = body["alarm"]["id"]
+
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "command", ["commander"])
+    dot = page.locator(f'[data-border-alarm="{alarm_id}"]')
+    await expect(dot).to_have_count(1)
+    await expect(page.locator("#border-count")).to_contain_text("1")
+    await expect(page.locator(f'[data-alarm-id="{alarm_id}"]')).to_have_count(0)
+    await dot.dispatch_event("click")
+    popup = page.locator(".leaflet-popup-content")
+    await expect(popup).to_contain_text("邻区警情：Tenant t2")
+    await expect(popup).to_contain_text("只读")
+    assert problems.unexpected() == []

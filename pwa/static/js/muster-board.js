@@ -100,7 +100,12 @@ export class RollCall {
       return el(
         "tr",
         { "data-officer-id": entry.officer_id, "data-answer": answer },
-        el("th", { scope: "row" }, entry.name || ""),
+        el(
+          "th",
+          { scope: "row" },
+          // An officer lent by another agency (a musters grant) says whose.
+          entry.agency ? `${entry.name || ""} · ${entry.agency}` : entry.name || "",
+        ),
         el("td", { class: "muster-answer" }, t(`muster.answer.${answer}`)),
         el("td", {}, entry.answer === "coming" ? formatEta(entry.eta_s) : ""),
         el("td", {}, formatDistance(entry.distance_m)),

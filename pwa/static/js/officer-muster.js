@@ -9,7 +9,7 @@
 
 import { errorText, getJson, postJson } from "./api.js";
 import { formatClock, formatDistance, formatEta } from "./alarm-format.js";
-import { t } from "./config.js";
+import { currentUser, t } from "./config.js";
 import { byId, el, setStatus } from "./dom.js";
 import { closeNotifications } from "./push-panel.js";
 
@@ -18,6 +18,13 @@ const HASH_PREFIX = "#muster=";
 /** The notification tag of a muster (server/push.py muster_tag). */
 function tagOf(id) {
   return `muster-${id}`;
+}
+
+/** "Called by agency X" when the muster is not the officer's own agency's. */
+function foreignAgency(muster) {
+  const user = currentUser();
+  if (!muster.agency || !user || muster.agency.id === user.tenant_id) return "";
+  return t("officer.muster.agency", { agency: muster.agency.name });
 }
 
 export class MusterDesk {
@@ -173,8 +180,12 @@ export class MusterDesk {
     });
     byId("muster-meta").textContent = [
       t("officer.muster.by", { name: muster.created_by }),
+      // A muster of another agency, reaching this officer through a grant.
+      foreignAgency(muster),
       t("officer.muster.until", { time: formatClock(muster.ends_at) }),
-    ].join(" · ");
+    ]
+      .filter(Boolean)
+      .join(" · ");
     setStatus(byId("muster-status"), "");
     byId("muster-actions").hidden = false;
     this.enableActions(true);

@@ -7,7 +7,7 @@
 import { errorText, getJson } from "../api.js";
 import { currentUser, localName, t } from "../config.js";
 import { byId, setStatus } from "../dom.js";
-import { addArea, addPin, createMap, fitLayers } from "../map.js";
+import { addArea, addDot, addPin, createMap, fitLayers } from "../map.js";
 import { RealtimeClient, realtimeSupported } from "../realtime.js";
 import { connectionIndicator, startPage } from "../shell.js";
 import { AlarmBook, urgency } from "../command-alarms.js";
@@ -28,12 +28,24 @@ const POLL_MS = 15000;
 // carry: refetch the roster then, at most once per two seconds.
 const ROSTER_DEBOUNCE_MS = 2000;
 const ZONE_STYLE = { color: "#1d4ed8", weight: 2, fillOpacity: 0.06 };
+// Neighbours' alarms in a border zone they grant: shown, never acted on.
+// They are not on this agency's websocket topic, so they are asked for again
+// every half minute (enough to know what is happening across the border).
+const BORDER_STYLE = {
+  radius: 7,
+  color: "#6b7280",
+  weight: 2,
+  dashArray: "3 3",
+  fillColor: "#e5e7eb",
+  fillOpacity: 0.9,
+};
+const BORDER_POLL_MS = 30000;
 const HASH_PREFIX = "#alarm=";
 
 const status = byId("page-status");
 const labels = new CommandLabels();
 const book = new AlarmBook();
-const state = { selected: null, rosterTimer: null };
+const state = { selected: null, rosterTimer: null, border: [] };
 
 startPage();
 const map = createMap(byId("map"));
@@ -136,11 +148,31 @@ function applyAlarm(view, event) {
     detail.show(view);
 }
 
+/** Draws the neighbours' border alarms (read-only) in place of the last ones. */
+function drawBorderAlarms(alarms) {
+  for (const dot of state.border) dot.remove();
+  state.border = alarms.map((alarm) => {
+    const dot = addDot(map, alarm.location, BORDER_STYLE, [
+      t("command.border.owner", { agency: alarm.tenant.name || alarm.tenant.id }),
+      describe(alarm),
+      t("command.border.read_only"),
+    ]);
+    dot.getElement?.()?.setAttribute("data-border-alarm", alarm.id);
+    return dot;
+  });
+  byId("border-count").textContent = alarms.length
+    ? t("command.border.count", { count: alarms.length })
+    : "";
+}
+
 async function loadAlarms() {
   book.beginSnapshot();
   try {
-    const { alarms } = await getJson("/api/command/alarms");
+    const { alarms, border_alarms: border } = await getJson(
+      "/api/command/alarms",
+    );
     book.replaceAll(alarms);
+    drawBorderAlarms(border || []);
   } catch (error) {
     book.replaceAll([...book.alarms.values()]);
     showError(error);
@@ -288,6 +320,7 @@ async function start() {
   await Promise.all([loadAlarms(), loadOfficers(), musters.load()]);
   selectFromAddress();
   setInterval(tick, TICK_MS);
+  setInterval(loadAlarms, BORDER_POLL_MS);
 }
 
 start();
