@@ -40,6 +40,7 @@ from server.handlers import push as push_handlers
 from server.handlers import rooms as room_handlers
 from server.handlers import tasks as task_handlers
 from server.handlers.base import NotFoundHandler
+from server.looplag import LagMonitor
 from server.media import MediaStore
 from server.musters import MusterService
 from server.officers import FEED_S, OfficerService
@@ -50,6 +51,7 @@ from server.realtime import musters as muster_topics  # noqa: F401 - registers k
 from server.realtime import rooms as room_messages  # noqa: F401 - registers types
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
+from server.realtime.service import ServiceWatch
 from server.realtime.socket import RealtimeSocket
 from server.realtime.timers import Timers
 from server.rooms import RoomService
@@ -99,6 +101,7 @@ class Platform:
         self.db = client[config.database.name]
         self.embedded = embedded
         self.started_at = time.monotonic()
+        self.lag = LagMonitor()
         self.audit = AuditLog(self.db)
         self.auth = AuthService(self.db, config)
         self.auth.audit = self.audit
@@ -107,6 +110,8 @@ class Platform:
         self.experts = ExpertService(self.db, config, self.auth)
         rt = config.realtime
         self.hub = Hub(rt.retention_events, rt.retention_seconds)
+        # Whether the database answers; open sockets are told when it changes.
+        self.service = ServiceWatch(self.client, self.hub)
         self.auth.listeners.append(self.hub.revoke_sessions)
         self.presence = Presence()
         self.timers = Timers()
@@ -165,10 +170,12 @@ class Platform:
         client = storage.connect(uri, config)
         platform = cls(config, client, embedded)
         await storage.ensure_indexes(platform.db, config)
+        platform.lag.start()
         platform.audit.start()
         await platform.dispatcher.rearm()
         await platform.musters.rearm()
         platform.officers.positions.start()
+        platform.service.start()
         platform._periodic = [
             PeriodicCallback(platform._tidy, HOUSEKEEPING_MS),
             PeriodicCallback(platform.officers.publish_feed, FEED_S * 1000),
@@ -196,6 +203,8 @@ class Platform:
     async def close(self) -> None:
         for callback in self._periodic:
             callback.stop()
+        self.lag.stop()
+        await self.service.close()
         await self.timers.close()
         await self.push.close()
         await self.officers.positions.close()
@@ -209,8 +218,11 @@ class Platform:
             await self.client.admin.command("ping")
         except Exception as exc:  # Any failure is the answer here.
             database = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.service.failed(exc)
             if self.embedded is not None and not self.embedded.check():
                 database = "embedded database process is not running"
+        else:
+            self.service.answered()
         return {
             "status": "ok" if database == "ok" else "degraded",
             "database": database,

@@ -86,6 +86,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "duty.off": "离岗",
         # Realtime connection
         "rt.connected": "实时连接正常",
+        "rt.degraded": "服务暂时不可用，正在恢复；请稍后再操作",
         "rt.reconnecting": "正在重新连接…",
         "rt.offline": "实时连接已断开",
         "rt.unsupported": "此浏览器不支持实时推送，请手动刷新页面。",
@@ -933,6 +934,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "duty.off": "Off duty",
         # Realtime connection
         "rt.connected": "Live",
+        "rt.degraded": "Service briefly unavailable; recovering, try again shortly",
         "rt.reconnecting": "Reconnecting…",
         "rt.offline": "Live updates disconnected",
         "rt.unsupported": (

@@ -164,3 +164,54 @@ async def test_healthz_is_200_again_when_the_embedded_server_is_restarted(
     body = await wait_status(served.client, 200)
     assert body["status"] == "ok"
     assert body["database"] == "ok"
+
+
+async def test_an_outage_keeps_sockets_open_refuses_with_503_and_recovers_by_itself(
+    serve_own_db, tmp_path
+):
+    """The database goes away under a running platform and comes back.
+
+    Open sockets stay up and are told ``degraded`` then ``ok``; requests are
+    refused with 503 and ``Retry-After`` meanwhile; once the database is back
+    everything works again without a restart, and an alarm acknowledged
+    before the outage is still there. (The outage here lasts a few seconds;
+    nothing in the platform depends on how long it lasts.)
+    """
+    from tests.conftest import T1_TERRITORY, LiveServer
+    from tests.test_alarms import citizen, open_all_day, raise_alarm
+
+    served = await serve_own_db(embedded=False)
+    port = int(served.client.base_url.rsplit(":", 1)[1])
+    live = LiveServer(served.platform, port)
+    await live.create_tenant("t1", T1_TERRITORY)
+    await open_all_day(live)
+    commander = await live.signed_in(["commander"])
+    status, raised = await raise_alarm(await citizen(live))
+    assert status == 201, raised
+    socket = await commander.websocket()
+    welcome = await socket.receive_type("welcome")
+    assert welcome["service"] == "ok"
+
+    served.server.stop()
+    async with asyncio.timeout(DEADLINE_S):
+        notice = await socket.receive_type("service")
+    assert notice == {"type": "service", "status": "degraded", "retry_after": 5}
+    status, body, response = await commander.request("GET", "/api/command/alarms")
+    assert (status, body["reason"]) == (503, "database")
+    assert response.headers["Retry-After"] == "5"
+    assert (await served.client.get("/healthz"))[0] == 503
+    # The socket is still up and answering.
+    await socket.send({"type": "ping", "id": "still-there"})
+    assert (await socket.receive_type("pong"))["id"] == "still-there"
+
+    served.server = EmbeddedServer(tmp_path / "own-db", port=served.server.port)
+    served.server.start()
+    async with asyncio.timeout(DEADLINE_S):
+        notice = await socket.receive_type("service")
+    assert notice == {"type": "service", "status": "ok"}
+    status, body = await commander.get("/api/command/alarms")
+    assert status == 200, body
+    assert [a["id"] for a in body["alarms"]] == [raised["alarm"]["id"]]
+    status, again = await raise_alarm(await citizen(live))
+    assert status == 201, again
+    commander.close_sockets()

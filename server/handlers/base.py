@@ -16,8 +16,15 @@ import pymongo.errors
 import tornado.web
 
 from server import access
-from server.errors import DomainError, Forbidden, Invalid, Unauthenticated
+from server.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    Unauthenticated,
+    Unavailable,
+)
 from server.jsonutil import JSONDecodeError, dumps, loads
+from server.realtime.service import RETRY_AFTER_S
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,14 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
         return self.settings["platform"]
 
     async def prepare(self) -> None:
+        if self.platform.service.down:
+            # Known down (server.realtime.service): answer now, not after the
+            # driver's server-selection timeout.
+            raise Unavailable(
+                "The service is briefly unavailable; try again.",
+                RETRY_AFTER_S,
+                "database",
+            )
         token = self.get_cookie(SESSION_COOKIE)
         self.principal = await self.platform.auth.principal_for_token(token)
         self.current_user = self.principal
@@ -127,7 +142,7 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
         self.set_status(status_code)
         retry_after = getattr(exc, "retry_after", None)
         if database_down(exc):
-            retry_after = 5
+            retry_after = RETRY_AFTER_S
         if retry_after:
             self.set_header("Retry-After", str(retry_after))
         if status_code == 405:
@@ -177,6 +192,7 @@ class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):
             # Expected refusals: the access log already records the status.
             return
         if database_down(value):
+            self.platform.service.failed(value)
             log.warning(
                 "%s %s: database unavailable: %s",
                 self.request.method,

@@ -1,4 +1,10 @@
-"""Liveness and readiness: the process and its database, for load balancers."""
+"""Liveness and readiness: the process and its database, for load balancers.
+
+The answer also carries the event loop's recent lag (`server.looplag`):
+``?lag_s=N`` picks the window, 1 to 120 seconds (60 by default).
+"""
+
+import math
 
 from server import access
 from server.handlers.base import BaseHandler
@@ -18,7 +24,9 @@ class HealthHandler(BaseHandler):
                 status={"enum": ["ok", "degraded"]},
                 database={"type": "string"},
                 uptime_s={"type": "number"},
+                loop_lag_ms={"type": "object"},
             ),
+            query={"lag_s": {"type": "number", "minimum": 1, "maximum": 120}},
         )
     }
 
@@ -29,4 +37,13 @@ class HealthHandler(BaseHandler):
 
     async def get(self) -> None:
         report = await self.platform.health()
+        report["loop_lag_ms"] = self.platform.lag.summary(self._lag_window())
         self.send_json(report, 200 if report["status"] == "ok" else 503)
+
+    def _lag_window(self) -> float:
+        """The lag window asked for, in seconds; nonsense gets the default."""
+        try:
+            window = float(self.get_query_argument("lag_s", "60"))
+        except ValueError:
+            return 60.0
+        return min(120.0, max(1.0, window)) if math.isfinite(window) else 60.0

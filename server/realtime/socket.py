@@ -13,7 +13,9 @@ Envelope (JSON text frames):
 - server to client: ``welcome`` on connect; ``subscribed`` with the topic's
   ``epoch`` and ``seq``, followed by any replayed events; ``event`` with
   ``topic``, ``seq``, ``event`` and ``payload``; ``reload`` when a resume
-  point is too old; ``error`` with ``reason`` and ``message``; ``pong``.
+  point is too old; ``error`` with ``reason`` and ``message``; ``pong``;
+  ``service`` with ``status`` (``degraded`` or ``ok``) when the database
+  becomes unreachable or answers again (`server.realtime.service`).
 
 A client that stops reading is closed (1013) once `max_pending_frames` frames
 are waiting for it, so it cannot make everyone else wait.
@@ -99,7 +101,14 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         # Messages wait until open() returns, so an officer is in presence
         # before their first position arrives.
         await self.platform.socket_opened(self)
-        self.send({"type": "welcome", "user": public_user(self.principal)})
+        self.send(
+            {
+                "type": "welcome",
+                "user": public_user(self.principal),
+                # "degraded" while the database is unreachable (see service.py).
+                "service": self.platform.service.status,
+            }
+        )
         log.debug("socket open %s=%s", self.principal.kind, self.principal.id)
 
     # -- sending -----------------------------------------------------------

@@ -17,7 +17,11 @@ export class OfficerSocket extends RealtimeClient {
 
   /** True when messages sent now reach the server (as far as we know). */
   get isConnected() {
-    return this.welcomed && this.state === "connected";
+    // Degraded (the server's database is down) still carries messages:
+    // positions land in the server's memory and are written once it is back.
+    return (
+      this.welcomed && (this.state === "connected" || this.state === "degraded")
+    );
   }
 
   /** Sends `message` if connected; returns whether it went out. */

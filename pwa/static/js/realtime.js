@@ -11,6 +11,9 @@
 const CONNECTED = "connected";
 const RECONNECTING = "reconnecting";
 const OFFLINE = "offline";
+// Connected, but the server cannot reach its database: what is on screen
+// stays, actions fail with "try again" until the server says it is back.
+const DEGRADED = "degraded";
 
 // First retry after about a second, doubling up to 15 s: quick recovery from a
 // blip, without a thousand phones hammering a restarting server.
@@ -38,7 +41,10 @@ function backoffDelay(attempt) {
 }
 
 export class RealtimeClient {
-  /** `onState(state)` hears CONNECTED, RECONNECTING or OFFLINE on each change. */
+  /**
+   * `onState(state)` hears CONNECTED, DEGRADED, RECONNECTING or OFFLINE on
+   * each change.
+   */
   constructor({ url = defaultUrl(), onState = () => {} } = {}) {
     this.url = url;
     this.onState = onState;
@@ -178,7 +184,8 @@ export class RealtimeClient {
       return; // not our protocol; nothing sensible to do with it
     }
     const handler = {
-      welcome: () => this.welcome(),
+      welcome: () => this.welcome(message),
+      service: () => this.service(message.status),
       subscribed: () => this.subscribed(message),
       event: () => this.event(message),
       reload: () => this.reload(message.topic),
@@ -187,13 +194,18 @@ export class RealtimeClient {
     if (handler) handler();
   }
 
-  welcome() {
+  welcome(message) {
     this.welcomed = true;
     this.attempt = 0;
-    this.setState(CONNECTED);
+    this.service(message.service);
     this.pingTimer = setInterval(() => this.heartbeat(), PING_INTERVAL_MS);
     this.pending.clear();
     for (const topic of this.topics.keys()) this.sendSubscribe(topic);
+  }
+
+  /** The server's word on its database: "degraded" or "ok". */
+  service(status) {
+    this.setState(status === DEGRADED ? DEGRADED : CONNECTED);
   }
 
   heartbeat() {
