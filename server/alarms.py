@@ -390,7 +390,12 @@ class AlarmService:
         return alarm
 
     async def claim(self, officer: Principal, alarm_id: str) -> dict:
-        """First claim wins; every other claimant gets `Conflict`."""
+        """First claim wins; every other claimant gets `Conflict`.
+
+        A claim is keyed by (alarm, officer): the winner's retry (its answer
+        lost to a dropped connection or a server restart) gets the same
+        success again, not "taken", and nothing is recorded twice.
+        """
         oid = object_id(alarm_id)
         assignee = await self._assignee(officer.id, officer.tenant_id, "claim")
         alarm = await self._move(
@@ -403,6 +408,18 @@ class AlarmService:
             unset=("deadline_at", "next_round_at"),
         )
         if alarm is None:
+            won = await self.db.alarms.find_one(
+                {
+                    "_id": oid,
+                    "tenant_id": officer.tenant_id,
+                    "status": {"$in": list(TRACKED)},
+                    "assignee.officer_id": officer.id,
+                    "assignee.via": "claim",
+                }
+            )
+            if won is not None:
+                log.info("alarm %s: claim by %s repeated", alarm_id, officer.id)
+                return won
             try:
                 await self._explain_refused_claim(officer, oid)
             except DomainError as refusal:

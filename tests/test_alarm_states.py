@@ -66,6 +66,7 @@ act = st.one_of(
 class Model:
     status: str = "offering"
     assignee: int | None = None
+    via: str | None = None
 
     def expect(self, step: tuple) -> bool:
         """Apply ``step`` to the model; returns whether it should succeed."""
@@ -82,13 +83,16 @@ class Model:
             "arrived": {"assigned", "en_route"},
             "resolved": {"arrived"},
         }
+        if name == "claim" and self.via == "claim" and self.assignee == who:
+            # The winner's retry: the same success again, nothing changes.
+            return self.status in ("assigned", "en_route", "arrived")
         if name in moves:
             allowed, to = moves[name]
             if self.status not in allowed:
                 return False
             self.status = to
             if to == "assigned":
-                self.assignee = who
+                self.assignee, self.via = who, name
             return True
         if name in progress:
             if self.assignee != who or self.status not in progress[name]:

@@ -85,6 +85,11 @@ async def test_nearby_officers_get_the_offer_and_the_first_claim_wins(live_serve
     status, lost = await far.post(f"/api/alarms/{alarm_id}/claim")
     assert (status, lost["reason"]) == (409, "taken")
     assert (await next_event(far_ws, "offer.taken"))["alarm_id"] == alarm_id
+    # The winner's retry (its answer lost) is the same success, recorded once.
+    status, again = await near.post(f"/api/alarms/{alarm_id}/claim")
+    assert status == 200 and again["alarm"]["assignee"] == won["alarm"]["assignee"]
+    stored = await live_server.platform.db.alarms.find_one({})
+    assert [h["status"] for h in stored["history"]].count("assigned") == 1
     # The officer 18 km away was never offered it and may not claim it.
     status, body = await outside.post(f"/api/alarms/{alarm_id}/claim")
     assert (status, body["reason"]) == (403, "not_offered")
