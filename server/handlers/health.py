@@ -1,12 +1,14 @@
 """Liveness and readiness: the process and its database, for load balancers.
 
 The answer also carries the event loop's recent lag (`server.looplag`):
-``?lag_s=N`` picks the window, 1 to 120 seconds (60 by default).
+``?lag_s=N`` picks the window, 1 to 120 seconds (60 by default); anything
+else is refused with 400, so that a typo in a probe is noticed.
 """
 
 import math
 
 from server import access
+from server.errors import Invalid
 from server.handlers.base import BaseHandler
 from server.openapi import obj, op
 
@@ -27,6 +29,7 @@ class HealthHandler(BaseHandler):
                 loop_lag_ms={"type": "object"},
             ),
             query={"lag_s": {"type": "number", "minimum": 1, "maximum": 120}},
+            errors=(400,),
         )
     }
 
@@ -41,9 +44,14 @@ class HealthHandler(BaseHandler):
         self.send_json(report, 200 if report["status"] == "ok" else 503)
 
     def _lag_window(self) -> float:
-        """The lag window asked for, in seconds; nonsense gets the default."""
-        try:
-            window = float(self.get_query_argument("lag_s", "60"))
-        except ValueError:
+        """The lag window asked for, in seconds (60 when not given)."""
+        given = self.get_query_argument("lag_s", None)
+        if given is None:
             return 60.0
-        return min(120.0, max(1.0, window)) if math.isfinite(window) else 60.0
+        try:
+            window = float(given)
+        except ValueError:
+            window = math.nan
+        if not (math.isfinite(window) and 1 <= window <= 120):
+            raise Invalid("lag_s is a number of seconds from 1 to 120.", "bad_lag_s")
+        return window

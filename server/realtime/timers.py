@@ -4,6 +4,11 @@ A timer here is only a wake-up call. The deadline itself is stored with the
 alarm, and the callback re-checks it in the database with an atomic update,
 so a timer that fires twice, late, or after a restart (when `rearm` set it
 again from the stored deadlines) does the right thing exactly once.
+
+A callback that fails because the database cannot be reached is tried again
+every `RETRY_S` until it can (unless the key was armed anew or cancelled
+meanwhile): a claim window that runs out during an outage still reaches the
+command room once the database is back, without waiting for a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
+import pymongo.errors
+
 log = logging.getLogger(__name__)
+
+RETRY_S = 2.0
+UNREACHABLE = (
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+)
 
 
 class Timers:
@@ -36,12 +49,24 @@ class Timers:
         self._handles.pop(key, None)
         task = asyncio.get_running_loop().create_task(callback())
         self._running.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(lambda done: self._finished(done, key, callback))
 
-    def _finished(self, task: asyncio.Task) -> None:
+    def _finished(self, task: asyncio.Task, key: str, callback) -> None:
         self._running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("timer callback failed", exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        if isinstance(error, UNREACHABLE):
+            if key not in self._handles:
+                log.warning(
+                    "timer %s: database unreachable, trying again in %.0fs",
+                    key,
+                    RETRY_S,
+                )
+                loop = asyncio.get_running_loop()
+                self._handles[key] = loop.call_later(RETRY_S, self._fire, key, callback)
+            return
+        log.error("timer %s failed", key, exc_info=error)
 
     def cancel(self, key: str) -> None:
         handle = self._handles.pop(key, None)
