@@ -463,6 +463,7 @@ def _user(
         "created_at": build.now,
         "position": None,
         "position_at": None,
+        "away_at": None,
     }
     for key, value in extra.items():
         (initial if key in initial or key in _IN_USE else fields)[key] = value
@@ -483,6 +484,9 @@ def _officer_state(build: _Build, duty: str, ring: Ring) -> dict[str, Any]:
         "duty": duty,
         "position": _geo_point(point),
         "position_at": build.now - age,
+        # Not connected (nobody is, in a fresh demo): dispatch finds them
+        # by this position (server.dispatch._offer_to_absent).
+        "away_at": build.now - age if duty != "off" else None,
     }
 
 

@@ -30,7 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from server import alarm_views, alarms
 from server.alarms import settings_of
-from server.geo import EARTH_RADIUS_M, distance_m
+from server.geo import distance_m
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
 from server.realtime.timers import Timers
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 # Each round gives the offered officers this long before the search widens:
 # ride-hailing apps give a driver 10-15 s to accept an order.
 ROUND_S = 15
+# Officers away but on duty with a fresh position, read per offer round: a
+# district has a few dozen at a time; this bounds a pathological tenant.
+MAX_ABSENT = 2000
 
 
 def now() -> dt.datetime:
@@ -161,31 +164,38 @@ class Dispatcher:
         )
 
     async def _offer_to_absent(self, alarm, radius, settings, exclude: set) -> list:
-        """Officers not connected, found by their last known position."""
+        """Officers not connected, found by their last known position.
+
+        Only officers marked away (``away_at``: their last socket closed, or
+        they report over HTTP) are read, through the (tenant_id, away_at)
+        index, and the distance is computed here. A geo query over every
+        officer would read all of them on the embedded store, connected
+        ones included, for each alarm: half a second at 5,000 officers.
+        """
         lon, lat = alarm["location"]["coordinates"]
         fresh = now() - dt.timedelta(seconds=settings["position_max_age_s"])
         cursor = self.db.users.find(
             {
                 "tenant_id": alarm["tenant_id"],
+                "away_at": {"$gte": fresh},
                 "roles": "officer",
                 "duty": "on",
                 "disabled": {"$ne": True},
                 "position_at": {"$gte": fresh},
-                "position": {
-                    "$geoWithin": {
-                        "$centerSphere": [[lon, lat], radius / EARTH_RADIUS_M]
-                    }
-                },
             },
             {"position": 1, "station_id": 1},
         )
         absent = []
-        async for user in cursor:
+        async for user in cursor.limit(MAX_ABSENT):
             officer_id = str(user["_id"])
             if officer_id in exclude or self.presence.is_connected(officer_id):
                 continue
-            olon, olat = user["position"]["coordinates"]
-            absent.append((distance_m(lon, lat, olon, olat), _Absent(officer_id, user)))
+            coordinates = (user.get("position") or {}).get("coordinates")
+            if not coordinates:
+                continue
+            distance = distance_m(lon, lat, *coordinates)
+            if distance <= radius:
+                absent.append((distance, _Absent(officer_id, user)))
         if absent:
             await self.db.alarms.update_one(
                 {"_id": alarm["_id"], "status": alarms.OFFERING},

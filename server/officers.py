@@ -45,6 +45,15 @@ class OfficerService:
         self.positions = PositionWriter(db)
         self._moved: dict[str, dict[str, dict]] = {}
 
+    async def mark_all_away(self) -> int:
+        """At start-up nobody is connected yet: every officer on duty is away
+        (found by their stored position) until a socket of theirs opens."""
+        result = await self.db.users.update_many(
+            {"roles": "officer", "duty": {"$ne": "off"}, "away_at": None},
+            {"$set": {"away_at": dt.datetime.now(dt.UTC)}},
+        )
+        return result.modified_count
+
     async def connected(self, principal: Principal) -> bool:
         """An officer's socket opened: join presence with stored state.
 
@@ -55,6 +64,7 @@ class OfficerService:
             return False
         state = self.presence.connect(user)
         if state.sockets == 1:
+            self.positions.back(state.id)
             active = await self.db.alarms.find_one(
                 {
                     "assignee.officer_id": principal.id,
@@ -68,6 +78,8 @@ class OfficerService:
 
     def disconnected(self, principal: Principal) -> None:
         self.presence.disconnect(principal.id)
+        if not self.presence.is_connected(principal.id):
+            self.positions.left(principal.id)
 
     async def set_duty(self, principal: Principal, duty) -> str:
         """On duty, busy or off duty; off duty also stops position sharing."""
@@ -110,7 +122,8 @@ class OfficerService:
         at = dt.datetime.now(dt.UTC)
         result = await self.db.users.update_one(
             {"_id": object_id(principal.id), "duty": {"$ne": "off"}},
-            {"$set": {"position": point, "position_at": at}},
+            # Reporting without a socket: away, findable by dispatch.
+            {"$set": {"position": point, "position_at": at, "away_at": at}},
         )
         if result.matched_count == 0:
             raise Invalid("Positions are shared only on duty.", "off_duty")

@@ -7,9 +7,11 @@ import datetime as dt
 import io
 
 import pytest
+from bson import ObjectId
 from PIL import Image
 
 from tests.helpers import ApiClient, Socket, multipart
+from tests.realtime.support import until
 
 # Inside tenant t1's territory (see conftest: the square from 118.78, 32.06).
 SCENE = (118.79, 32.07)
@@ -509,3 +511,34 @@ async def test_duty_changes_reach_the_officer_and_the_command_room(live_server):
         mine = [o for o in moved["officers"] if o["id"] == officer.user["id"]]
         if mine and mine[0].get("duty") == "busy":
             break
+
+
+async def test_an_officer_whose_app_closed_is_found_by_the_stored_position(
+    live_server,
+):
+    """Closing the app marks the officer away (at the next batch write), so
+    the next alarm finds them in the database; reopening it clears the mark
+    and presence finds them again."""
+    await open_all_day(live_server)
+    platform = live_server.platform
+    officer, socket = await officer_online(live_server, SCENE[0], SCENE[1])
+    officer_id = ObjectId(officer.user["id"])
+    await platform.officers.positions.flush(everything=True)
+    assert "away_at" not in await platform.db.users.find_one({"_id": officer_id})
+
+    socket.close()
+    await until(lambda: not platform.presence.is_connected(officer.user["id"]))
+    await platform.officers.positions.flush()
+    stored = await platform.db.users.find_one({"_id": officer_id})
+    assert stored["away_at"] is not None
+    assert stored["position"]["coordinates"] == list(SCENE)
+    status, body = await raise_alarm(await citizen(live_server))
+    assert status == 201, body
+    offer = await platform.db.offers.find_one({"officer_id": officer.user["id"]})
+    assert offer is not None and offer["channel"] == "stored"
+
+    again = await officer.websocket()
+    await again.receive_type("welcome")
+    await platform.officers.positions.flush()
+    assert "away_at" not in await platform.db.users.find_one({"_id": officer_id})
+    again.close()

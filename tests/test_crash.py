@@ -94,6 +94,7 @@ class Crashable:
                 "duty": "on",
                 "position": {"type": "Point", "coordinates": list(SCENE)},
                 "position_at": dt.datetime.now(dt.UTC),
+                "away_at": dt.datetime.now(dt.UTC),
                 "created_at": dt.datetime.now(dt.UTC),
             }
         )

@@ -152,6 +152,7 @@ async def test_loading_twice_leaves_identical_documents(db, config):
 async def test_data_is_deterministic_across_databases(mongo_uri, config):
     client = AsyncMongoClient(mongo_uri, tz_aware=True)
     generated = {"_id", "created_at", "position_at", "password_hash", "created_by"}
+    generated |= {"away_at"}
     generated |= {"starts_at", "ends_at", "signup_deadline", "submitted_at"}
     generated |= {"consent"}
     try:

@@ -752,6 +752,7 @@ async def _many_absent_officers(platform, service, count: int) -> list:
                     "coordinates": [NEAR[0] + i * 1e-5, NEAR[1]],
                 },
                 "position_at": at,
+                "away_at": at,  # not connected: found by the stored position
             }
             for i, oid in enumerate(ids)
         ]

@@ -184,14 +184,23 @@ class Presence:
 class PositionWriter:
     """Writes officers' positions to MongoDB in batches, not one per message.
 
-    Only the latest position per officer goes to ``users``; every received
-    position goes to ``position_history`` (kept for the retention period).
+    Every received position goes to ``position_history`` (kept for the
+    retention period) every `FLUSH_S`. Only the latest position per officer
+    goes to ``users``, and less often (`LATEST_S`): while an officer is
+    connected dispatch reads their position from presence, so the stored
+    one matters once they leave, and `left` writes it at the next flush.
     """
 
-    # Positions arrive every few seconds per officer; flushing every 2 s keeps
-    # the stored last position at most that stale while turning thousands of
-    # messages into one bulk write per collection.
+    # Positions arrive every few seconds per officer; flushing every 2 s
+    # turns thousands of messages into a few bulk writes.
     FLUSH_S = 2.0
+    # Updating a user's GeoJSON point costs the embedded store about 1.5 ms
+    # (its geo index); 5,000 officers every 2 s would take more than a core.
+    # Half a minute bounds what a crash loses of the last known positions.
+    LATEST_S = 30.0
+    # Requests per bulk write: the database serves one command at a time,
+    # so a batch of thousands would hold every other query for seconds.
+    CHUNK = 200
     # While the database is down, history waits in memory up to this many
     # positions (about ten minutes of 1,000 officers at one every 4 s); older
     # ones are dropped first, since the latest position matters most.
@@ -200,8 +209,13 @@ class PositionWriter:
     def __init__(self, db: AsyncDatabase):
         self.db = db
         self.latest: dict[str, tuple] = {}
+        self.leaving: set[str] = set()
+        # ``away_at`` changes waiting for the next flush: a time when the
+        # officer's last socket closed, None when one opened again.
+        self.away: dict[str, dt.datetime | None] = {}
         self.history: list[dict] = []
         self._task: asyncio.Task | None = None
+        self._latest_at = time.monotonic()
 
     def add(self, state: OfficerState, accuracy: float | None) -> None:
         point = {"type": "Point", "coordinates": [state.lon, state.lat]}
@@ -216,6 +230,17 @@ class PositionWriter:
             }
         )
 
+    def left(self, officer_id: str) -> None:
+        """The officer's last socket closed: store their position soon, and
+        mark them away, so that dispatch finds them in the database."""
+        if officer_id in self.latest:
+            self.leaving.add(officer_id)
+        self.away[officer_id] = dt.datetime.now(dt.UTC)
+
+    def back(self, officer_id: str) -> None:
+        """A socket of the officer opened: no longer away."""
+        self.away[officer_id] = None
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -227,12 +252,22 @@ class PositionWriter:
             except Exception:
                 log.exception("position flush failed; will retry")
 
-    async def flush(self) -> int:
-        """Write what has accumulated; returns the number of positions."""
-        if not self.latest and not self.history:
+    async def flush(self, everything: bool = False) -> int:
+        """Write what has accumulated; returns the number of positions.
+
+        Latest positions are written every `LATEST_S` (always with
+        ``everything``), or sooner for officers who left.
+        """
+        due = everything or time.monotonic() - self._latest_at >= self.LATEST_S
+        if due:
+            latest, self.latest, self._latest_at = self.latest, {}, time.monotonic()
+        else:
+            latest = {uid: self.latest.pop(uid) for uid in self.leaving}
+        self.leaving = set()
+        history, self.history = self.history, []
+        away, self.away = self.away, {}
+        if not latest and not history and not away:
             return 0
-        latest, history = self.latest, self.history
-        self.latest, self.history = {}, []
         started = time.monotonic()
         updates = [
             UpdateOne(
@@ -241,29 +276,43 @@ class PositionWriter:
             )
             for uid, (point, at) in latest.items()
         ]
+        updates += [
+            UpdateOne(
+                {"_id": object_id(uid)},
+                {"$set": {"away_at": at}} if at else {"$unset": {"away_at": ""}},
+            )
+            for uid, at in away.items()
+        ]
         try:
-            await self.db.users.bulk_write(updates, ordered=False)
-            await self.db.position_history.bulk_write(
-                [InsertOne(doc) for doc in history], ordered=False
+            await self._write(self.db.users, updates)
+            await self._write(
+                self.db.position_history, [InsertOne(doc) for doc in history]
             )
         except Exception:
             # Keep what failed for the next attempt, newest positions winning.
             for uid, value in latest.items():
                 self.latest.setdefault(uid, value)
+            for uid, value in away.items():
+                self.away.setdefault(uid, value)
             self.history = (history + self.history)[-self.MAX_BACKLOG :]
             raise
         log.debug(
-            "stored %d positions of %d officers in %.3fs",
+            "stored %d positions and %d last positions in %.3fs",
             len(history),
             len(latest),
             time.monotonic() - started,
         )
         return len(history)
 
+    async def _write(self, collection, requests: list) -> None:
+        for start in range(0, len(requests), self.CHUNK):
+            chunk = requests[start : start + self.CHUNK]
+            await collection.bulk_write(chunk, ordered=False)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
         try:
-            await self.flush()
+            await self.flush(everything=True)
         except Exception:
             log.warning("could not store the last positions at shutdown")

@@ -414,6 +414,7 @@ async def test_a_pushed_offer_is_shown_replaced_and_claimed_from_the_notificatio
                 "duty": "on",
                 "position": NEAR,
                 "position_at": dt.datetime.now(dt.UTC),
+                "away_at": dt.datetime.now(dt.UTC),
             }
         },
     )

@@ -1,0 +1,1 @@
+"""The simulator and benchmark: ``python -m bench.run`` (see bench/README.md)."""

@@ -1,0 +1,483 @@
+"""Run the benchmark: ``python -m bench.run [--officers N] [--quick]``.
+
+1. Starts the platform (``run.py --demo``) on a fresh embedded database in
+   a temporary directory, pinned to core 0 (its database child inherits
+   the pin), and creates the officers, citizens and sessions
+   (`bench.prepare`).
+2. Runs the load generator (`bench.load`) in a process of its own on core
+   1, then stops the platform.
+3. Starts the floor (`bench.floor`) on core 0 and runs the same load
+   against it, replaying what the platform sent.
+4. Prints the table of figures against their targets and floor ratios and
+   writes everything to ``bench/results/<date>.json``.
+
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import platform as machine
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+from bson import ObjectId
+from pymongo import MongoClient
+
+from bench import prepare
+from bench.common import children
+from server.embedded import free_port
+
+log = logging.getLogger("bench")
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DATABASE = "jingdi"
+# Start-up includes the embedded database and the demo district.
+START_TIMEOUT_S = 120
+SERVER_CORE, LOAD_CORE = 0, 1
+
+FULL = {
+    "officers": 5000,
+    "steady_s": 40,
+    "ingest_s": 20,
+    # Twice the every-4-s rhythm: 5,000 officers send 2,500 positions/s.
+    "ingest_interval_s": 2.0,
+    "alarm_rate": 1.0,
+    "watch_fraction": 0.5,
+    "watch_s": 10.0,
+    # Alarms per K. The issue asks for 1,000 each (--race-alarms 1000); on
+    # the embedded store that takes most of an hour (bench/README.md).
+    "race": {"2": 100, "10": 100, "50": 20, "200": 5},
+    # Claimants tap within this window of each other after the offer.
+    "race_window_s": 0.5,
+    "race_parallel": 4,
+    "storm_spread_s": 10.0,
+    "storm_limit_s": 15.0,
+    "phases": ["connect", "steady", "ingest", "race", "storm"],
+    "seed": 8,
+}
+QUICK = {
+    **FULL,
+    "officers": 300,
+    "steady_s": 8,
+    "ingest_s": 5,
+    "watch_s": 3.0,
+    "race": {"2": 10, "10": 5, "50": 2, "200": 1},
+    "storm_spread_s": 5.0,
+}
+
+TARGETS = {
+    "alarm_to_offers_p99_ms": 50,
+    "alarm_to_offers_floor_ratio": 1.5,
+    "positions_per_s": 2500,
+    "ingest_cpu_pct": 60,
+    "position_to_citizen_p99_ms": 100,
+    "double_assignments": 0,
+    "loser_answer_p99_ms": 100,
+    "memory_per_officer_bytes": 16 * 1024,
+    "loop_lag_p99_ms": 10,
+    "loop_lag_max_ms": 50,
+    "storm_all_back_s": 15,
+    "storm_alarm_to_offers_p99_ms": 1000,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the platform.")
+    parser.add_argument("--officers", type=int, help="officers connected (5000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run (300 officers, a minute)"
+    )
+    parser.add_argument(
+        "--race-alarms", type=int, metavar="N", help="alarms per claim race K"
+    )
+    parser.add_argument("--out", metavar="PATH", help="JSON results file")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    return parser.parse_args(argv)
+
+
+# -- processes -----------------------------------------------------------------
+
+
+def _pinned(core: int):
+    """A preexec_fn that pins the child to ``core`` when the machine has it."""
+
+    def preexec() -> None:  # pragma: no cover - runs in the child
+        if hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
+            os.sched_setaffinity(0, {core})
+
+    return preexec
+
+
+def pinning() -> str:
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return "not pinned (needs two cores and Linux)"
+    return f"server and its database on core {SERVER_CORE}, load on core {LOAD_CORE}"
+
+
+def _environment(data_dir: Path, port: int, db_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JINGDI_")}
+    env.update(
+        {
+            "JINGDI_SERVER_DATA_DIR": str(data_dir),
+            "JINGDI_SERVER_PORT": str(port),
+            "JINGDI_DATABASE_EMBEDDED_PORT": str(db_port),
+            # Every simulated citizen comes from an address of its own.
+            "JINGDI_SERVER_XHEADERS": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def wait_healthy(port: int, process: subprocess.Popen, path="/healthz") -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not start in time")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_load(plan: dict, work: Path, name: str) -> dict:
+    """Run `bench.load` on its core with ``plan``; returns its output."""
+    plan_path = work / f"{name}-plan.json"
+    plan["out"] = str(work / f"{name}-out.json")
+    plan_path.write_bytes(orjson.dumps(plan))
+    subprocess.run(
+        [sys.executable, "-m", "bench.load", str(plan_path)],
+        cwd=ROOT,
+        check=True,
+        preexec_fn=_pinned(LOAD_CORE),
+    )
+    return orjson.loads(Path(plan["out"]).read_bytes())
+
+
+# -- the two runs ----------------------------------------------------------------
+
+
+def run_platform(settings: dict, work: Path) -> tuple[dict, dict]:
+    port, db_port = free_port(), free_port()
+    log_path = work / "platform.log"
+    with log_path.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "run.py", "--demo"],
+            cwd=ROOT,
+            env=_environment(work / "data", port, db_port),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_pinned(SERVER_CORE),
+        )
+    try:
+        wait_healthy(port, server)
+        uri = f"mongodb://127.0.0.1:{db_port}/?directConnection=true"
+        alarms = _alarms_expected(settings)
+        started = time.monotonic()
+        roster = prepare.prepare(
+            uri, DATABASE, settings["officers"], alarms, settings["seed"]
+        )
+        log.warning("prepared accounts in %.1fs", time.monotonic() - started)
+        db_pids = [p for p in children(server.pid) if _is_database(p)]
+        plan = {
+            "mode": "platform",
+            "host": "127.0.0.1",
+            "port": port,
+            "server_pid": server.pid,
+            "db_pid": db_pids[0] if db_pids else None,
+            "db_uri": uri,
+            "db_name": DATABASE,
+            "roster": roster,
+            "settings": settings,
+        }
+        out = run_load(plan, work, "platform")
+        out["race_check"] = check_races(uri, out.get("race", {}))
+        return out, roster
+    finally:
+        stop(server)
+
+
+def _alarms_expected(settings: dict) -> int:
+    rate = settings["alarm_rate"]
+    steady = rate * (settings["steady_s"] + settings["ingest_s"] + 20)
+    return int(steady + sum(settings["race"].values()))
+
+
+def _is_database(pid: int) -> bool:
+    try:
+        return b"secantus" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def check_races(uri: str, races: dict) -> dict:
+    """Count, in the database, race alarms that were assigned more than once."""
+    client = MongoClient(uri)
+    try:
+        alarms = client[DATABASE].alarms
+        doubles = checked = 0
+        for race in races.values():
+            ids = [ObjectId(i) for i in race.pop("alarm_ids", [])]
+            for alarm in alarms.find({"_id": {"$in": ids}}, {"history": 1}):
+                checked += 1
+                steps = [h["status"] for h in alarm["history"]]
+                doubles += steps.count("assigned") > 1
+        return {"alarms_checked": checked, "assigned_twice": doubles}
+    finally:
+        client.close()
+
+
+def run_floor(settings: dict, work: Path, roster: dict, record: dict) -> dict:
+    port = free_port()
+    floor = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_pinned(SERVER_CORE),
+    )
+    try:
+        wait_healthy(port, floor)
+        plan = {
+            "mode": "floor",
+            "host": "127.0.0.1",
+            "port": port,
+            "server_pid": floor.pid,
+            "roster": roster,
+            "settings": settings,
+            "record": record,
+        }
+        return run_load(plan, work, "floor")
+    finally:
+        stop(floor)
+
+
+# -- the table -------------------------------------------------------------------
+
+
+def _ratio(value, floor):
+    if value is None or not floor:
+        return None
+    return round(value / floor, 2)
+
+
+def figures(platform: dict, floor: dict | None) -> list[dict]:
+    """The rows of the table: figure, value, target, floor, ratio, verdict."""
+    floor = floor or {}
+    rows = []
+
+    def row(name, value, target, ok, floor_value=None, ratio_target=None):
+        ratio = _ratio(value, floor_value)
+        passed = ok and (ratio_target is None or ratio is None or ratio <= ratio_target)
+        rows.append(
+            {
+                "figure": name,
+                "value": value,
+                "target": target,
+                "floor": floor_value,
+                "ratio": ratio,
+                "pass": bool(passed),
+            }
+        )
+
+    def get(run, *path):
+        for key in path:
+            run = (run or {}).get(key)
+        return run
+
+    p99 = get(platform, "steady", "alarm_to_offers_ms", "p99")
+    row(
+        "1. alarm to offers p99 (ms)",
+        p99,
+        "<= 50, <= 1.5x floor",
+        p99 is not None and p99 <= 50 and not get(platform, "steady", "missing_offers"),
+        get(floor, "steady", "alarm_to_offers_ms", "p99"),
+        1.5,
+    )
+    rate = get(platform, "ingest", "positions_per_s")
+    cpu = get(platform, "ingest", "cpu_pct", "server")
+    row(
+        f"2. ingest CPU % of a core at {rate} positions/s",
+        cpu,
+        ">= 2500/s at <= 60%",
+        rate is not None and rate >= 2500 and cpu is not None and cpu <= 60,
+        get(floor, "ingest", "cpu_pct", "server"),
+    )
+    latencies = [
+        get(platform, phase, "position_to_citizen_ms", "p99")
+        for phase in ("steady", "ingest")
+    ]
+    worst = max((v for v in latencies if v is not None), default=None)
+    floor_latencies = [
+        get(floor, phase, "position_to_citizen_ms", "p99")
+        for phase in ("steady", "ingest")
+    ]
+    row(
+        "2. position to citizen p99 (ms)",
+        worst,
+        "<= 100",
+        worst is not None and worst <= 100,
+        max((v for v in floor_latencies if v is not None), default=None),
+    )
+    doubles = get(platform, "race_check", "assigned_twice") or 0
+    for k, race in (platform.get("race") or {}).items():
+        loser = get(race, "loser_answer_ms", "p99")
+        double = race["double_assignments"] + (doubles if k == "2" else 0)
+        row(
+            f"3. race K={k}, {race['alarms']} alarms, {double} doubles: loser p99 (ms)",
+            loser,
+            "0 doubles, <= 100",
+            double == 0 and loser is not None and loser <= 100,
+            get(floor, "race", k, "loser_answer_ms", "p99"),
+        )
+    memory = get(platform, "memory", "per_officer_bytes")
+    row(
+        "4. memory per idle officer (bytes)",
+        memory,
+        "<= 16384",
+        memory is not None and memory <= 16384,
+        get(floor, "memory", "per_officer_bytes"),
+    )
+    for stat, target in (("p99", 10), ("max", 50)):
+        values = [
+            get(platform, phase, "loop_lag_ms", stat) for phase in ("steady", "ingest")
+        ]
+        value = max((v for v in values if v is not None), default=None)
+        floors = [
+            get(floor, phase, "loop_lag_ms", stat) for phase in ("steady", "ingest")
+        ]
+        row(
+            f"5. event-loop lag {stat} (ms)",
+            value,
+            f"<= {target}",
+            value is not None and value <= target,
+            max((v for v in floors if v is not None), default=None),
+        )
+    back = get(platform, "storm", "all_back_s")
+    row(
+        "6. storm: all back (s)",
+        back,
+        "<= 15",
+        back is not None and back <= 15 and not get(platform, "storm", "not_back"),
+        get(floor, "storm", "all_back_s"),
+    )
+    storm = get(platform, "storm", "alarm_to_offers_ms", "p99")
+    row(
+        "6. storm: alarm to offers p99 (ms)",
+        storm,
+        "<= 1000",
+        storm is not None and storm <= 1000,
+        get(floor, "storm", "alarm_to_offers_ms", "p99"),
+    )
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    def text(value):
+        if value is None:
+            return "-"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    lines = [
+        "| figure | value | target | floor | ratio | met |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for r in rows:
+        met = "yes" if r["pass"] else "NO"
+        lines.append(
+            f"| {r['figure']} | {text(r['value'])} | {r['target']} | "
+            f"{text(r['floor'])} | {text(r['ratio'])} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return machine.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="bench: %(message)s")
+    settings = dict(QUICK if args.quick else FULL)
+    if args.officers:
+        settings["officers"] = args.officers
+    if args.race_alarms:
+        settings["race"] = dict.fromkeys(settings["race"], args.race_alarms)
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="jingdi-bench-"))
+    try:
+        platform_out, roster = run_platform(settings, work)
+        record = platform_out.pop("record")
+        floor_out = None
+        if not args.no_floor:
+            floor_out = run_floor(settings, work, roster, record)
+            floor_out.pop("record", None)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+    rows = figures(platform_out, floor_out)
+    stamp = dt.datetime.now(dt.UTC)
+    result = {
+        "date": stamp.isoformat(timespec="seconds"),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            "python": machine.python_version(),
+            "pinning": pinning(),
+        },
+        "settings": settings,
+        "targets": TARGETS,
+        "figures": rows,
+        "platform": platform_out,
+        "floor": floor_out,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
+    out = Path(args.out) if args.out else RESULTS / f"{stamp:%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(
+        f"\nJingdi benchmark, {stamp:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs "
+        f"({cpu_model()}), {settings['officers']} officers; {pinning()}\n"
+    )
+    print(table(rows))
+    print(f"\nerrors: platform {platform_out.get('errors')}")
+    if floor_out is not None:
+        print(f"        floor {floor_out.get('errors')}")
+    print(f"results: {out} ({result['duration_s']:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

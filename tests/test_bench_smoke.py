@@ -1,0 +1,80 @@
+"""The benchmark's quick run, so that ``bench/`` cannot rot.
+
+It runs exactly what ``python -m bench.run`` runs, with a few hundred
+officers for about a minute or two, and checks that it works: offers reach
+officers, races have exactly one winner, everyone comes back after the
+storm, and the JSON holds every figure. Timings are not checked here: they
+depend on the machine and on what else runs (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# A quick run takes one to three minutes; the rest is headroom for a busy
+# machine (the suite itself may run beside it).
+RUN_TIMEOUT_S = 480
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        timeout=RUN_TIMEOUT_S,
+        stdout=subprocess.DEVNULL,
+    )
+    return orjson.loads(out.read_bytes())
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_the_quick_run_writes_every_figure_with_machine_and_settings(result):
+    numbers = {row["figure"].split(".")[0] for row in result["figures"]}
+    assert numbers == {"1", "2", "3", "4", "5", "6"}
+    assert result["machine"]["cpu_count"] >= 1
+    assert result["settings"]["officers"] == 300
+    assert set(result["targets"]) >= {"alarm_to_offers_p99_ms", "loop_lag_max_ms"}
+    for row in result["figures"]:
+        assert row["value"] is not None, row
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_offers_reach_the_officers_on_the_platform_and_the_floor(result):
+    for run in ("platform", "floor"):
+        steady = result[run]["steady"]
+        assert steady["alarm_to_offers_ms"]["n"] > 0, run
+        assert steady["offered"]["p50"] > 0, run
+        assert steady["missing_offers"] == 0, run
+        assert result[run]["ingest"]["positions_per_s"] > 0, run
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_every_race_has_exactly_one_winner(result):
+    races = result["platform"]["race"]
+    assert set(races) == {"2", "10", "50", "200"}
+    for k, race in races.items():
+        assert race["alarms"] > 0, k
+        assert race["double_assignments"] == 0, k
+        assert race["no_winner"] == 0, k
+        assert set(race["refusals"]) <= {"409 taken"}, (k, race["refusals"])
+    check = result["platform"]["race_check"]
+    assert check["alarms_checked"] > 0
+    assert check["assigned_twice"] == 0
+    assert "double assignment" not in result["platform"]["errors"]
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_every_officer_is_back_after_the_storm(result):
+    for run in ("platform", "floor"):
+        storm = result[run]["storm"]
+        assert storm["not_back"] == 0, run
+        assert "reload on resume" not in result[run]["errors"], run
+    assert result["platform"]["memory"]["per_officer_bytes"] > 0
