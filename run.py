@@ -15,12 +15,13 @@ import logging
 import signal
 import sys
 
-import tornado.httpserver
 from pymongo.errors import PyMongoError
 
 from server import config as config_module
+from server import logs
 from server.app import Platform, make_app
 from server.embedded import EmbeddedServer
+from server.httpserver import make_server
 
 log = logging.getLogger("jingdi")
 
@@ -36,12 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # PyMongo's own debug chatter is not for operators.
-    logging.getLogger("pymongo").setLevel(logging.WARNING)
+    logs.configure(level)
 
 
 async def serve(config, embedded: EmbeddedServer | None, demo: bool) -> None:
@@ -56,11 +52,7 @@ async def serve(config, embedded: EmbeddedServer | None, demo: bool) -> None:
         if stop.is_set():
             return
         app = make_app(platform)
-        server = tornado.httpserver.HTTPServer(
-            app,
-            xheaders=config.server.xheaders,
-            max_body_size=config.server.max_body_bytes,
-        )
+        server = make_server(app, config)
         server.listen(config.server.port, config.server.host)
         # Everything allocated so far lives as long as the process: keep it out
         # of the collector's reach so full collections stay short (they would

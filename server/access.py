@@ -56,6 +56,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "officer.self": frozenset({OFFICER}),
     # The command room dispatches, reassigns and closes alarms.
     "alarm.command": frozenset({COMMANDER, ADMIN}),
+    # The citizen's phone number: the assigned officer and the command room
+    # of the alarm's agency only (the service checks which).
+    "alarm.contact": frozenset({OFFICER, COMMANDER, ADMIN}),
     # The live feed of open alarms (map layers, GeoJSON).
     "alarms.feed": frozenset({OFFICER, COMMANDER, ADMIN}),
     # The assessment board (考核): offers, claims and arrivals per officer/station.

@@ -280,6 +280,32 @@ class AlarmService:
             raise NotFound("No such alarm.")
         return alarm
 
+    async def citizen_contact(self, principal: Principal, alarm_id: str) -> dict:
+        """The citizen's phone number, for the assigned officer or the command
+        room of the alarm's agency; `NotFound` for anyone else. Every read
+        is audited, since the number is personal data."""
+        alarm = await self.get(alarm_id)
+        assignee = (alarm.get("assignee") or {}).get("officer_id")
+        same_agency = principal.tenant_id == alarm["tenant_id"]
+        allowed = same_agency and (
+            principal.has("alarm.command")
+            or (assignee == principal.id and alarm["status"] in TRACKED)
+        )
+        if not allowed:
+            raise NotFound("No such alarm.")
+        contact = await self.db.citizen_contacts.find_one(
+            {"_id": alarm["citizen_id"]}, {"phone": 1}
+        )
+        phone = contact["phone"] if contact else None
+        self.audit.record(
+            principal,
+            "alarm.contact",
+            tenant_id=alarm["tenant_id"],
+            target=("alarm", alarm_id),
+            detail={"given": phone is not None},
+        )
+        return {"phone": phone}
+
     async def of_citizen(self, citizen: Principal) -> list[dict]:
         """A citizen's recent alarms, newest first (to restore the page)."""
         cursor = self.db.alarms.find({"citizen_id": citizen.id})

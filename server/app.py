@@ -172,6 +172,7 @@ class Platform:
         await storage.ensure_indexes(platform.db, config)
         platform.lag.start()
         platform.audit.start()
+        await platform.officers.mark_all_away()
         await platform.dispatcher.rearm()
         await platform.musters.rearm()
         platform.officers.positions.start()
@@ -325,6 +326,7 @@ def routes(config: Config) -> list:
         route("/api/alarms", alarm_handlers.AlarmsHandler),
         route("/api/alarms.geojson", field.AlarmsGeoJSONHandler),
         route("/api/alarms/{alarm_id}", alarm_handlers.AlarmReadHandler),
+        route("/api/alarms/{alarm_id}/contact", alarm_handlers.ContactHandler),
         route("/api/alarms/{alarm_id}/photos/{photo_id}", alarm_handlers.PhotoHandler),
         route("/api/alarms/{alarm_id}/claim", alarm_handlers.ClaimHandler),
         route("/api/alarms/{alarm_id}/decline", alarm_handlers.DeclineHandler),

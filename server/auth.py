@@ -78,8 +78,14 @@ class AuthService:
 
     # -- staff -----------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> tuple[str, Principal]:
-        """Check a password and open a staff session; returns (token, principal)."""
+    async def login(
+        self, username: str, password: str, client_ip: str | None = None
+    ) -> tuple[str, Principal]:
+        """Check a password and open a staff session; returns (token, principal).
+
+        Failures are counted per account name (a lock after a few) and per
+        client address (a lock after many, whatever the names tried).
+        """
         name = self._normalise_username(username)
         if not isinstance(password, str) or not password:
             raise Invalid("Enter a password.", "password_required")
@@ -88,12 +94,14 @@ class AuthService:
                 "Wrong account name or password.", "invalid_credentials"
             )
         await self._refuse_if_locked(name)
+        await self._refuse_address_if_locked(client_ip)
         user = await self.db.users.find_one({"username": name})
         loop = asyncio.get_running_loop()
         encoded = user["password_hash"] if user else DUMMY_HASH
         ok = await loop.run_in_executor(None, verify_password, encoded, password)
         if not ok or user is None or user.get("disabled"):
             await self._count_failure(name)
+            await self._count_address_failure(client_ip)
             log.info("login refused user_known=%s", user is not None)
             # Into the agency's chain when the account exists; the name typed
             # is kept (it is not a secret), the password never.
@@ -162,6 +170,49 @@ class AuthService:
             )
             log.warning("account name locked for %d minutes", sec.login_lock_minutes)
 
+    async def _refuse_address_if_locked(self, client_ip: str | None) -> None:
+        if not client_ip:
+            return
+        entry = await self.db.login_address_throttle.find_one({"_id": client_ip})
+        limit = self.config.security.login_max_failures_per_address
+        if entry and entry["failures"] >= limit and entry["expires_at"] > now():
+            wait = int((entry["expires_at"] - now()).total_seconds()) + 1
+            raise RateLimited(
+                "Too many failed sign-ins from this network. "
+                f"Try again in {(wait + 59) // 60} minutes.",
+                retry_after=wait,
+                reason="address_locked",
+            )
+
+    async def _count_address_failure(self, client_ip: str | None) -> None:
+        """One more failure from this address within the current window.
+
+        The window opens at the first failure and lasts login_lock_minutes;
+        reaching the limit inside it refuses the address until it closes.
+        """
+        if not client_ip:
+            return
+        sec = self.config.security
+        at = now()
+        window = dt.timedelta(minutes=sec.login_lock_minutes)
+        # A window that has closed (the TTL monitor runs once a minute) starts
+        # over; then count the failure in whatever window is open.
+        await self.db.login_address_throttle.delete_one(
+            {"_id": client_ip, "expires_at": {"$lte": at}}
+        )
+        entry = await self.db.login_address_throttle.find_one_and_update(
+            {"_id": client_ip},
+            {"$inc": {"failures": 1}, "$setOnInsert": {"expires_at": at + window}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if entry["failures"] == sec.login_max_failures_per_address:
+            log.warning(
+                "a client address reached %d failed logins; refused for %d minutes",
+                entry["failures"],
+                sec.login_lock_minutes,
+            )
+
     def _staff_principal(self, user: dict, session_id: str) -> Principal:
         return Principal(
             kind="staff",
@@ -196,8 +247,19 @@ class AuthService:
             "_id": ObjectId(),
             "created_at": now(),
             "terms": {"version": current, "accepted_at": now()},
-            "phone": phone,
+            "has_phone": phone is not None,
         }
+        if phone is not None:
+            # Apart from the citizen, so that a TTL index removes the number
+            # (and only the number) after its retention period.
+            days = self.config.security.citizen_phone_days
+            await self.db.citizen_contacts.insert_one(
+                {
+                    "_id": str(citizen["_id"]),
+                    "phone": phone,
+                    "expires_at": now() + dt.timedelta(days=days),
+                }
+            )
         await self.db.citizens.insert_one(citizen)
         principal = Principal(
             kind="citizen",

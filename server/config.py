@@ -79,6 +79,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "staff_idle_minutes": Setting(
             int, 30, "A staff session ends after this long without a request."
         ),
+        "citizen_phone_days": Setting(
+            int,
+            30,
+            "A citizen's phone number (given optionally when accepting the "
+            "terms) is deleted this long after it was given.",
+        ),
         "citizen_session_days": Setting(
             int, 30, "A citizen's device session lasts this long."
         ),
@@ -86,6 +92,14 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             int, 5, "Failed logins before an account name is locked."
         ),
         "login_lock_minutes": Setting(int, 15, "How long a lock lasts."),
+        "login_max_failures_per_address": Setting(
+            int,
+            50,
+            "Failed logins from one client address, across all account names, "
+            "before that address may not try again for login_lock_minutes (a "
+            "station's staff share one address, so it is well above the "
+            "per-account limit).",
+        ),
         "alarms_per_device_hour": Setting(
             int, 5, "Alarms one citizen device may raise per hour."
         ),
@@ -326,6 +340,8 @@ def _check(values: dict) -> None:
     for section, key in [
         ("security", "staff_idle_minutes"),
         ("security", "login_max_failures"),
+        ("security", "login_max_failures_per_address"),
+        ("security", "citizen_phone_days"),
         ("security", "alarms_per_device_hour"),
         ("security", "alarms_per_address_hour"),
         ("retention", "position_history_days"),

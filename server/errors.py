@@ -83,3 +83,10 @@ class Unavailable(DomainError):
     def __init__(self, message: str, retry_after: int = 5, reason: str | None = None):
         super().__init__(message, reason)
         self.retry_after = retry_after
+
+
+class StorageFailed(DomainError):
+    """A file could not be written (disk full, storage refused); nothing was kept."""
+
+    status = 507
+    reason = "storage_failed"

@@ -77,6 +77,9 @@ def _text(value: Any, limit: int, reason: str, message: str) -> str:
     value = value.strip()
     if len(value) > limit:
         raise Invalid(f"{message} (at most {limit} characters)", reason)
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        # Terminal escapes and bare carriage returns: never a name or a skill.
+        raise Invalid(f"{message} (no control characters)", reason)
     return value
 
 
@@ -305,7 +308,8 @@ class ExpertService:
         self, principal: Principal, application_id: str, decision: Any, reason: Any
     ) -> dict:
         """Record a decision; approving also creates the expert's account."""
-        if decision not in DECISIONS:
+        # A list or an object in the body is not hashable: check the type first.
+        if not isinstance(decision, str) or decision not in DECISIONS:
             raise Invalid("Decide approve, reject or more_info.", "decision_invalid")
         if decision == "approve":
             reason = (reason.strip() or None) if isinstance(reason, str) else None

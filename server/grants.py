@@ -175,9 +175,15 @@ class GrantService:
         if starts - at > FURTHEST_START:
             raise Invalid("A grant starts within a year.", "bad_period")
         note = body.get("note") or ""
-        if not isinstance(note, str) or len(note) > NOTE_MAX:
+        if (
+            not isinstance(note, str)
+            or len(note) > NOTE_MAX
+            or any(ord(c) < 32 and c not in "\n\t" for c in note)
+        ):
             raise Invalid(
-                f"The note is text of {NOTE_MAX} characters at most.", "bad_note"
+                f"The note is text of {NOTE_MAX} characters at most, without "
+                "control characters.",
+                "bad_note",
             )
         zone = None
         if kind == BORDER_ALARMS:

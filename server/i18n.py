@@ -112,6 +112,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "command.queue.age": "{age}前报警",
         "command.queue.waiting": "已等待{age}",
         "command.alarm.no_address": "（未填地址）",
+        "command.detail.contact": "查看报警人电话",
+        "command.detail.no_phone": "报警人未留电话",
         "command.border.owner": "邻区警情：{agency}",
         "command.border.read_only": "只读（授权共享的边界区域）",
         "command.border.count": "地图上另有 {count} 起邻区边界警情（灰色，只读）",
@@ -390,6 +392,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "officer.job.category": "类别",
         "officer.job.address": "地点",
         "officer.job.time": "报警时间",
+        "officer.job.contact": "报警人电话",
         "officer.job.scene": "现场",
         "officer.job.route": "直线距离 {distance}（直线，非导航路线）",
         "officer.job.no_fix": "正在获取您的位置，稍后显示到现场的直线距离。",
@@ -962,6 +965,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "command.queue.age": "raised {age} ago",
         "command.queue.waiting": "waiting {age}",
         "command.alarm.no_address": "(no address given)",
+        "command.detail.contact": "Show the caller's phone",
+        "command.detail.no_phone": "The caller left no number",
         "command.border.owner": "Neighbour's alarm: {agency}",
         "command.border.read_only": "Read-only (a granted border zone)",
         "command.border.count": (
@@ -1268,6 +1273,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "officer.job.category": "Category",
         "officer.job.address": "Place",
         "officer.job.time": "Raised at",
+        "officer.job.contact": "Caller's phone",
         "officer.job.scene": "Scene",
         "officer.job.route": "{distance} in a direct line (not a driving route)",
         "officer.job.no_fix": (

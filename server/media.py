@@ -30,8 +30,9 @@ from bson import ObjectId
 from gridfs.errors import CorruptGridFile, NoFile
 from PIL import Image, ImageCms, ImageOps
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
 
-from server.errors import Invalid, NotFound, TooLarge
+from server.errors import Invalid, NotFound, StorageFailed, TooLarge
 from server.storage import object_id
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,13 @@ class MediaStore:
                     metadata=_metadata(blob, tenant_id, owner, kind),
                 )
         # Cancellation too: half an upload must not outlive its request.
-        except BaseException:
+        except BaseException as failure:
             await self._remove_partial(ids[:attempted])
+            if _storage_refused(failure):
+                log.error("could not store %s media: %r", kind, failure)
+                raise StorageFailed(
+                    "The file could not be stored; nothing was kept. Try again later.",
+                ) from failure
             raise
         return [_describe(i, blob) for i, blob in zip(ids, blobs, strict=True)]
 
@@ -204,6 +210,17 @@ class MediaStore:
             )
         else:
             log.warning("upload failed: removed its %d media files", len(ids))
+
+
+def _storage_refused(failure: BaseException) -> bool:
+    """True for a write the storage refused (disk full, quota, I/O error).
+
+    An unreachable database is not one: it is answered as the outage it is
+    (503, reason ``database``) by the handlers.
+    """
+    if isinstance(failure, ConnectionFailure):
+        return False
+    return isinstance(failure, PyMongoError | OSError)
 
 
 def _check_photo_files(files: list) -> None:

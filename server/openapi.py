@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+# The citizen terms in force (GET /api/terms); accepting any other version is
+# refused. A named schema, because its value comes from the configuration.
+TERMS_VERSION = {"$ref": "#/components/schemas/TermsVersion"}
 
 _ERROR_TEXT = {
     400: "Invalid input; nothing was stored.",
@@ -31,6 +34,24 @@ def obj(required: tuple[str, ...] = (), **properties: Any) -> dict:
     return schema
 
 
+def changes(schema: dict) -> dict:
+    """``schema`` for a PATCH body: one of its properties at least is given."""
+    names = list(schema["properties"])
+    return {**schema, "anyOf": [{"required": [name]} for name in names]}
+
+
+def text(max_length: int | None = None, *, one_line: bool = False) -> dict:
+    """A string with more than blanks in it: the server strips what it reads.
+
+    ``one_line`` text (names, labels) also has no control characters.
+    """
+    pattern = r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$" if one_line else r"\S"
+    schema: dict[str, Any] = {"type": "string", "pattern": pattern}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return schema
+
+
 def op(
     summary: str,
     *,
@@ -42,19 +63,29 @@ def op(
     params: tuple[str, ...] = (),
     query: dict[str, dict] | None = None,
     required_query: tuple[str, ...] = (),
+    media_type: str = "application/json",
+    also: tuple[int, ...] = (),
 ) -> dict:
     """One operation: its summary, request body, answer and error codes.
 
     ``params`` names the path's parameters; ``query`` maps query parameter
     names to their schemas, those in ``required_query`` being required.
+    ``media_type`` is the answer's type (a range such as ``image/*`` for
+    files); answers that are not JSON are described as a plain string.
+    ``also`` lists other success codes with the same answer (a retry's 200).
     """
+    if response is None:
+        response = obj() if media_type == "application/json" else {"type": "string"}
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
         "responses": {
-            str(status): {
-                "description": "OK",
-                "content": {"application/json": {"schema": response or obj()}},
+            **{
+                str(code): {
+                    "description": "OK",
+                    "content": {media_type: {"schema": response}},
+                }
+                for code in (status, *also)
             },
             **{
                 str(code): {
@@ -88,18 +119,27 @@ def op(
     return operation
 
 
+# WGS-84 [longitude, latitude]; the platform stores no altitude. (Not
+# prefixItems, which Schemathesis 4 misreads as the old array form of items.)
 GEOJSON_POINT = obj(
     ("type", "coordinates"),
     type={"const": "Point"},
-    coordinates={"type": "array", "items": {"type": "number"}, "minItems": 2},
+    coordinates={
+        "type": "array",
+        "items": {"type": "number", "minimum": -180, "maximum": 180},
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "[longitude, latitude], the latitude within ±90",
+    },
 )
 
 
-def document(rules, version: str) -> dict:
+def document(rules, version: str, terms_version: str) -> dict:
     """The OpenAPI document for every rule whose handler declares ``api``.
 
     Operations open to anyone say so (``security: []``); the rest need the
-    session cookie, the document's default.
+    session cookie, the document's default. ``terms_version`` is the version
+    of the citizen terms in force.
     """
     paths: dict[str, dict] = {}
     for rule in rules:
@@ -132,6 +172,7 @@ def document(rules, version: str) -> dict:
                     message={"type": "string"},
                     reason={"type": "string"},
                 ),
+                "TermsVersion": {"type": "string", "const": terms_version},
             },
             "securitySchemes": {
                 "session": {

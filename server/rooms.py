@@ -291,6 +291,9 @@ class RoomService:
         """Open a room with its opener as the first member; invite any named."""
         title = _text(body.get("title"), TITLE_MAX, "title", required=True)
         description = _text(body.get("description"), DESCRIPTION_MAX, "description")
+        # Checked before the room exists: a wrong type is not "nobody".
+        if not isinstance(body.get("invite"), list | None):
+            raise Invalid("Invite a list of account ids.", "bad_invitees")
         location, alarm_id = None, None
         if body.get("alarm_id") is not None:
             alarm = await self.alarms.visible(principal, str(body["alarm_id"]))
@@ -466,7 +469,10 @@ class RoomService:
         if not isinstance(user_id, str) or member_of(room, user_id) is None:
             raise NotFound("No such member.", "no_member")
         if user_id == principal.id:
-            raise Invalid("Leave a room by declining; you cannot remove yourself.")
+            # The same rule as disabling one's own account: a 409, not bad input.
+            raise Conflict(
+                "Leave a room by declining; you cannot remove yourself.", "self"
+            )
         _require_moderator(room, principal)
         done = await self.db.rooms.update_one(
             {
@@ -822,7 +828,9 @@ def _int(value, what: str, default):
         number = int(value)
     except (TypeError, ValueError):
         raise Invalid(f"{what} must be a whole number.", f"bad_{what}") from None
-    if number < 0 or isinstance(value, bool):
+    # int() would cut 2.5 to 2: a fraction is refused, not rounded.
+    fraction = isinstance(value, float) and not value.is_integer()
+    if number < 0 or isinstance(value, bool) or fraction:
         raise Invalid(f"{what} must be a whole number.", f"bad_{what}")
     return number
 

@@ -161,7 +161,8 @@ def _vocabulary(value: Any, name: str) -> list[dict]:
         raise Invalid(f"{name} is a list of 1 to {most} entries.", f"bad_{name}")
     entries, codes = [], set()
     for item in value:
-        if not isinstance(item, dict) or not CODE_RE.match(str(item.get("code"))):
+        code = item.get("code") if isinstance(item, dict) else None
+        if not isinstance(code, str) or not CODE_RE.match(code):
             raise Invalid(
                 f"Each entry of {name} has a code of lowercase letters, digits "
                 "and _, and its zh and en labels.",
@@ -206,7 +207,7 @@ def validate_settings(current: dict, changes: Any) -> dict:
                 or not CLOCK_RE.match(str(value.get("start")))
                 # 24:00 ends the day: 00:00-24:00 is around the clock.
                 or not (
-                    value.get("end") == "24:00" or CLOCK_RE.match(str(value["end"]))
+                    value.get("end") == "24:00" or CLOCK_RE.match(str(value.get("end")))
                 )
                 or value["start"] == value["end"]
             ):
@@ -321,6 +322,10 @@ class TenantService:
         return [station_view(d) async for d in cursor.limit(MAX_LIST)]
 
     async def station(self, tenant_id: str, station_id: str) -> dict:
+        if not isinstance(station_id, str):
+            # From a JSON body it could be an operator ({"$ne": null}) that
+            # would match any station of the agency.
+            raise Invalid("Name the station by its id.", "bad_station")
         doc = await self._in("stations", tenant_id).find_one({"_id": station_id})
         if doc is None:
             raise NotFound("No such station.")
@@ -636,7 +641,10 @@ class TenantService:
         if "name" in body:
             fields["name"] = _text(body.get("name"), NAME_MAX, "name", required=True)
         if "station_id" in body:
-            station_id = body.get("station_id") or None
+            station_id = body.get("station_id")
+            if not isinstance(station_id, str | None):
+                raise Invalid("The station is given by its id.", "bad_station")
+            station_id = station_id or None  # "" takes the account off a station
             if station_id is not None:
                 await self.station(principal.tenant_id, station_id)
             fields["station_id"] = station_id

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import tornado.httpserver
 import tornado.netutil
 from argon2 import PasswordHasher
 from bson import ObjectId
@@ -26,6 +25,7 @@ from bson import ObjectId
 from server import config as config_module
 from server.app import Platform, make_app
 from server.embedded import EmbeddedServer
+from server.httpserver import make_server
 from tests.helpers import ApiClient, square
 
 TEST_MONGO_URI = os.environ.get("JINGDI_TEST_MONGO_URI", "")
@@ -165,10 +165,8 @@ def _cached_hash(password: str) -> str:
 
 @pytest.fixture
 async def live_server(platform):
-    app = make_app(platform)
-    server = tornado.httpserver.HTTPServer(
-        app, max_body_size=platform.config.server.max_body_bytes
-    )
+    # Served as run.py serves it: the same proxy trust and body limit.
+    server = make_server(make_app(platform), platform.config)
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server.add_sockets(sockets)
     live = LiveServer(platform, sockets[0].getsockname()[1])

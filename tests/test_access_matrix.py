@@ -74,6 +74,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/alarms"): {CIT},
     ("GET", "/api/alarms.geojson"): FIELD,
     ("GET", "/api/alarms/{alarm_id}"): SIGNED_IN,
+    ("GET", "/api/alarms/{alarm_id}/contact"): FIELD,
     ("GET", "/api/alarms/{alarm_id}/photos/{photo_id}"): SIGNED_IN,
     ("POST", "/api/alarms/{alarm_id}/claim"): {OFF},
     ("POST", "/api/alarms/{alarm_id}/decline"): {OFF},

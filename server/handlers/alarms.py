@@ -7,7 +7,7 @@ from server.alarm_views import citizen_view, staff_view, tracking
 from server.alarms import TRACKED
 from server.errors import Invalid
 from server.handlers.base import BaseHandler, WorkerCallable
-from server.openapi import GEOJSON_POINT, obj, op
+from server.openapi import GEOJSON_POINT, obj, op, text
 
 ALARM = obj(
     ("id", "status"),
@@ -176,12 +176,31 @@ class AlarmReadHandler(AlarmHandler):
         self.send_json({"alarm": await self.view(alarm)})
 
 
+class ContactHandler(BaseHandler):
+    access = {"GET": "alarm.contact"}
+    api = {
+        "get": op(
+            "The citizen's phone number (null when none was given): for the "
+            "assigned officer and the command room only, every read audited",
+            tag="alarms",
+            response=obj(("phone",), phone={"type": ["string", "null"]}),
+            errors=(401, 403, 404),
+            params=ID,
+        )
+    }
+
+    async def get(self, alarm_id: str) -> None:
+        contact = await self.platform.alarms.citizen_contact(self.principal, alarm_id)
+        self.send_json(contact)
+
+
 class PhotoHandler(BaseHandler):
     access = {"GET": access.SIGNED_IN}
     api = {
         "get": op(
             "A photo of an alarm (JPEG, EXIF removed)",
             tag="alarms",
+            media_type="image/*",
             errors=(401, 404),
             params=("alarm_id", "photo_id"),
         )
@@ -302,7 +321,7 @@ class CloseHandler(AlarmHandler):
     access, api = _action(
         "The command room closes an alarm with a note",
         "alarm.command",
-        obj(("note",), note={"type": "string", "maxLength": 500}),
+        obj(("note",), note=text(500)),
     )
 
     async def post(self, alarm_id: str) -> None:

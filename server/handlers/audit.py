@@ -80,6 +80,7 @@ class AuditExportHandler(AuditBase):
         "get": op(
             "The matching entries as CSV, oldest first, with their hashes",
             tag="audit",
+            media_type="text/csv",
             errors=(400, 401, 403, 404),
         )
     }

@@ -3,7 +3,7 @@
 from server import access
 from server.auth import public_user
 from server.handlers.base import BaseHandler
-from server.openapi import obj, op
+from server.openapi import TERMS_VERSION, obj, op
 
 USER = obj(
     ("id", "roles", "kind"),
@@ -24,8 +24,9 @@ class LoginHandler(BaseHandler):
             tag="identity",
             body=obj(
                 ("username", "password"),
-                username={"type": "string", "maxLength": 64},
-                password={"type": "string", "maxLength": 256},
+                # Blank names and passwords are refused (400) before any check.
+                username={"type": "string", "pattern": "\\S", "maxLength": 64},
+                password={"type": "string", "minLength": 1, "maxLength": 256},
             ),
             response=USER_ANSWER,
             errors=(400, 401, 403, 429),
@@ -35,7 +36,7 @@ class LoginHandler(BaseHandler):
     async def post(self) -> None:
         body = self.json_body()
         token, principal = await self.platform.auth.login(
-            body.get("username"), body.get("password")
+            body.get("username"), body.get("password"), self.request.remote_ip
         )
         # A session cookie (no expiry): the server ends idle sessions itself.
         self.set_session_cookie(token, expires_days=None)
@@ -97,8 +98,9 @@ class CitizenSessionHandler(BaseHandler):
             body=obj(
                 ("accept_terms", "terms_version"),
                 accept_terms={"const": True},
-                terms_version={"type": "string"},
-                phone={"type": "string", "pattern": "^\\+?[0-9]{6,15}$"},
+                terms_version=TERMS_VERSION,
+                # Optional: null or absent leaves it out.
+                phone={"type": ["string", "null"], "pattern": "^\\+?[0-9]{6,15}$"},
             ),
             response=USER_ANSWER,
             errors=(400, 403),

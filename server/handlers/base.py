@@ -49,18 +49,33 @@ def database_down(exc: BaseException | None) -> bool:
     )
 
 
+def security_headers(csp: str, https: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries; HSTS only when it came over TLS."""
+    headers = [
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", "camera=(self), geolocation=(self)"),
+    ]
+    if https:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
 class SecurityHeadersMixin:
     """Headers every answer carries, pages, API and static files alike."""
 
     def set_default_headers(self) -> None:
-        platform = self.settings["platform"]
-        self.set_header("Content-Security-Policy", platform.csp)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Permissions-Policy", "camera=(self), geolocation=(self)")
+        https = self.request.protocol == "https"
+        for name, value in security_headers(self.settings["platform"].csp, https):
+            self.set_header(name, value)
+
+    def set_cookie(self, name: str, value, **kwargs) -> None:
+        # Over TLS every cookie is Secure, the _xsrf and lang cookies too.
         if self.request.protocol == "https":
-            self.set_header("Strict-Transport-Security", "max-age=31536000")
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, **kwargs)
 
 
 class BaseHandler(SecurityHeadersMixin, tornado.web.RequestHandler):

@@ -8,11 +8,14 @@ from __future__ import annotations
 from server import access
 from server.handlers import route
 from server.handlers.base import BaseHandler
-from server.openapi import obj, op
+from server.openapi import TERMS_VERSION, obj, op, text
+from server.tenants import TENANT_ID_RE
 
 TAG = "experts"
 _STR = {"type": "string"}
 _STRS = {"type": "array", "items": _STR}
+# An agency's id as onboarding allows it; anything else names no agency.
+TENANT_ID = {"type": "string", "pattern": TENANT_ID_RE.pattern}
 CATEGORY = obj(("code", "zh", "en"), code=_STR, zh=_STR, en=_STR)
 DECISION = obj(
     ("decision", "at"),
@@ -22,8 +25,19 @@ DECISION = obj(
     at=_STR,
 )
 APPLICATION_BODY = obj(
-    ("name", "contact", "category", "skills", "qualifications", "accept_terms"),
-    tenant=_STR,
+    (
+        "tenant",
+        "name",
+        "contact",
+        "category",
+        "skills",
+        "qualifications",
+        "accept_terms",
+        "terms_version",
+    ),
+    # The server also takes an application without it while only one agency
+    # exists; clients send it.
+    tenant=TENANT_ID,
     name=_STR,
     contact=obj(phone=_STR, email=_STR),
     category=_STR,
@@ -31,7 +45,7 @@ APPLICATION_BODY = obj(
     qualifications=_STR,
     organisation=_STR,
     accept_terms={"type": "boolean"},
-    terms_version=_STR,
+    terms_version=TERMS_VERSION,
 )
 APPLICATION = obj(
     ("id", "reference", "status", "decisions"),
@@ -89,7 +103,7 @@ class CategoriesHandler(ExpertHandler):
             errors=(400, 404),
             # The server also answers without it while only one agency
             # exists; clients send it.
-            query={"tenant": {"type": "string", "minLength": 1, "maxLength": 64}},
+            query={"tenant": TENANT_ID},
             required_query=("tenant",),
         )
     }
@@ -167,11 +181,17 @@ class DecisionHandler(ExpertHandler):
             "Approve, reject or ask for more; approving returns the initial "
             "password once",
             tag=TAG,
-            body=obj(
-                ("decision",),
-                decision={"enum": ["approve", "reject", "more_info"]},
-                reason=_STR,
-            ),
+            # Rejecting or asking for more tells the applicant why.
+            body={
+                "oneOf": [
+                    obj(("decision",), decision={"const": "approve"}, reason=_STR),
+                    obj(
+                        ("decision", "reason"),
+                        decision={"enum": ["reject", "more_info"]},
+                        reason=text(1000),
+                    ),
+                ]
+            },
             response=obj(
                 ("application",),
                 application=APPLICATION,

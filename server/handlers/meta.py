@@ -27,7 +27,8 @@ class OpenAPIHandler(BaseHandler):
 
     def get(self) -> None:
         rules = self.application.wildcard_router.rules
-        self.send_json(openapi.document(rules, __version__))
+        terms = self.platform.config.security.terms_version
+        self.send_json(openapi.document(rules, __version__, terms))
 
 
 def log_request(handler) -> None:

@@ -11,7 +11,7 @@ from server import cap
 from server.handlers import route
 from server.handlers.base import BaseHandler, PageHandler
 from server.musters import board_view, officer_view, summary_view
-from server.openapi import GEOJSON_POINT, obj, op
+from server.openapi import GEOJSON_POINT, obj, op, text
 
 MUSTER_ID = ("muster_id",)
 COUNTS = obj(
@@ -82,7 +82,7 @@ class MustersHandler(BaseHandler):
                 lon={"type": "number"},
                 lat={"type": "number"},
                 radius_m={"type": "integer", "minimum": 100, "maximum": 20000},
-                message={"type": "string", "maxLength": 500},
+                message=text(500),
                 needed={"type": "integer", "minimum": 1, "maximum": 1000},
                 address={"type": "string", "maxLength": 200},
                 ends_at={
@@ -234,6 +234,7 @@ class CapHandler(BaseHandler):
             "The muster as an OASIS CAP 1.2 alert (XML; a Cancel once ended); "
             "?lang=en for English wording",
             tag="musters",
+            media_type="application/xml",
             errors=(401, 403, 404),
             params=MUSTER_ID,
         )

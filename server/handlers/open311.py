@@ -114,15 +114,22 @@ def _op(summary: str, response: dict, errors: tuple, params=(), form=False):
 class Open311Handler(BaseHandler):
     """No cookies, no XSRF, the spec's error shape, JSON or XML by extension.
 
-    Every method also receives the path's ``format``, read from
-    ``path_kwargs`` where it matters.
+    Every method also receives the path's ``format``, read through
+    `format` where it matters.
     """
+
+    @property
+    def format(self) -> str | None:
+        """The path's format; None before routing (a method Tornado refuses)."""
+        # Tornado answers an unknown method (TRACE) with 405 before it sets
+        # path_kwargs, and the error answer still asks for the format.
+        return getattr(self, "path_kwargs", {}).get("format")
 
     async def prepare(self) -> None:
         # No session lookup: the endpoints are public, or use the api_key.
         if self.request.method not in self.access:
             raise tornado.web.HTTPError(405)
-        if self.path_kwargs.get("format") not in FORMATS:
+        if self.format not in FORMATS:
             raise NotFound("Only the .json and .xml formats are supported.")
 
     def check_xsrf_cookie(self) -> None:
@@ -140,7 +147,7 @@ class Open311Handler(BaseHandler):
 
     def answer(self, value, root: str) -> None:
         """``value`` as JSON or as the spec's XML with root element ``root``."""
-        if self.path_kwargs.get("format") != "xml":
+        if self.format != "xml":
             self.send_json(value)
             return
         self.set_header("Content-Type", "text/xml; charset=utf-8")
@@ -149,7 +156,7 @@ class Open311Handler(BaseHandler):
 
     def render_error(self, status: int, message: str, reason: str) -> None:
         errors = [{"code": status, "description": message}]
-        if self.path_kwargs.get("format") == "xml":
+        if self.format == "xml":
             self.answer(errors, "errors")
             return
         self.set_header("Content-Type", "application/json; charset=utf-8")

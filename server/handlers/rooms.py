@@ -13,7 +13,7 @@ from urllib.parse import quote
 from server.errors import Invalid
 from server.handlers import route
 from server.handlers.base import BaseHandler
-from server.openapi import GEOJSON_POINT, obj, op
+from server.openapi import GEOJSON_POINT, obj, op, text
 from server.rooms import message_view, room_view
 
 ROOM_ID = ("room_id",)
@@ -66,6 +66,9 @@ MESSAGE = obj(
 )
 MESSAGE_ANSWER = obj(("message",), message=MESSAGE)
 
+# Accounts to invite by id (server.rooms.INVITE_MAX at most).
+INVITEES = {"type": "array", "items": {"type": "string"}, "maxItems": 20}
+
 
 class RoomBase(BaseHandler):
     @property
@@ -83,15 +86,19 @@ class RoomsHandler(RoomBase):
         "post": op(
             "Open a room, for an alarm (alarm_id) or a free-standing incident",
             tag="rooms",
-            body=obj(
-                ("title",),
-                title={"type": "string", "maxLength": 120},
-                description={"type": "string", "maxLength": 2000},
-                alarm_id={"type": "string"},
-                lon={"type": "number"},
-                lat={"type": "number"},
-                invite={"type": "array", "items": {"type": "string"}},
-            ),
+            body={
+                **obj(
+                    ("title",),
+                    title=text(120),
+                    description={"type": ["string", "null"], "maxLength": 2000},
+                    alarm_id={"type": ["string", "null"]},
+                    lon={"type": "number", "minimum": -180, "maximum": 180},
+                    lat={"type": "number", "minimum": -90, "maximum": 90},
+                    invite={**INVITEES, "type": ["array", "null"]},
+                ),
+                # A place is both coordinates or none.
+                "dependentRequired": {"lon": ["lat"], "lat": ["lon"]},
+            },
             response=ROOM_ANSWER,
             status=201,
             errors=(400, 401, 403, 404),
@@ -151,7 +158,7 @@ class InviteHandler(RoomBase):
     access, api = _action(
         "Invite experts, officers or commanders of the agency",
         "rooms.invite",
-        obj(("user_ids",), user_ids={"type": "array", "items": {"type": "string"}}),
+        obj(("user_ids",), user_ids={**INVITEES, "minItems": 1}),
     )
 
     async def post(self, room_id: str) -> None:
@@ -190,7 +197,7 @@ class CloseHandler(RoomBase):
     access, api = _action(
         "Close the room with a summary; it stays, read-only",
         "rooms.take_part",
-        obj(("summary",), summary={"type": "string", "maxLength": 4000}),
+        obj(("summary",), summary=text(4000)),
     )
 
     async def post(self, room_id: str) -> None:
@@ -209,11 +216,12 @@ class MessagesHandler(RoomBase):
             tag="rooms",
             body=obj(
                 ("client_id",),
-                client_id={"type": "string", "maxLength": 64},
+                client_id=text(64),
                 text={"type": "string", "maxLength": 4000},
             ),
             response=MESSAGE_ANSWER,
             status=201,
+            also=(200,),
             errors=(400, 401, 403, 404, 409, 413),
             params=ROOM_ID,
         ),
@@ -301,6 +309,7 @@ class MediaHandler(RoomBase):
             "Sent with its detected type, nosniff, a sandbox CSP, and as an "
             "attachment unless it is an image",
             tag="rooms",
+            media_type="*/*",
             errors=(401, 403, 404),
             params=("room_id", "media_id"),
         )
@@ -330,6 +339,7 @@ class TranscriptHandler(RoomBase):
         "get": op(
             "The room's transcript as an HTML download, media linked by id",
             tag="rooms",
+            media_type="text/html",
             errors=(401, 403, 404),
             params=ROOM_ID,
         )

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from server.handlers import route
 from server.handlers.base import BaseHandler
-from server.openapi import GEOJSON_POINT, obj, op
+from server.openapi import GEOJSON_POINT, changes, obj, op, text
 from server.tasks import task_view
 
 TASK_ID = ("task_id",)
@@ -74,7 +74,7 @@ TASK = obj(
 )
 TASK_ANSWER = obj(("task",), task=TASK)
 TASK_FIELDS = {
-    "title": {"type": "string", "maxLength": 120},
+    "title": text(120),
     "description": {"type": "string", "maxLength": 4000},
     "place": PLACE,
     "place_name": {"type": "string", "maxLength": 200},
@@ -188,7 +188,7 @@ class TaskHandler(TaskBase):
         "patch": op(
             "Change a task; its roster is told",
             tag="tasks",
-            body=obj((), **TASK_FIELDS),
+            body=changes(obj((), **TASK_FIELDS)),
             response=TASK_ANSWER,
             errors=(400, 401, 403, 404, 409),
             params=TASK_ID,
@@ -263,7 +263,7 @@ class MessageHandler(TaskBase):
     access, api = _action(
         "Message everyone signed up (waiting list included)",
         "tasks.publish",
-        obj(("text",), text={"type": "string", "maxLength": 1000}),
+        obj(("text",), text=text(1000)),
     )
 
     async def post(self, task_id: str) -> None:
@@ -324,6 +324,7 @@ class RosterCsvHandler(TaskBase):
         "get": op(
             "The roster as a CSV download (UTF-8)",
             tag="tasks",
+            media_type="text/csv",
             errors=(401, 403, 404),
             params=TASK_ID,
         )

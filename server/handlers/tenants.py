@@ -2,7 +2,7 @@
 and the platform admins' onboarding of agencies."""
 
 from server.handlers.base import BaseHandler
-from server.openapi import GEOJSON_POINT, obj, op
+from server.openapi import GEOJSON_POINT, changes, obj, op, text
 
 AREA = {
     "type": "object",
@@ -10,7 +10,7 @@ AREA = {
     "FeatureCollection of them), WGS-84",
 }
 STATION_FIELDS = {
-    "name": {"type": "string", "maxLength": 80},
+    "name": text(80, one_line=True),
     "name_en": {"type": ["string", "null"], "maxLength": 120},
     "address": {"type": ["string", "null"], "maxLength": 200},
     "phone": {"type": ["string", "null"]},
@@ -24,7 +24,7 @@ ROLES = {
 }
 ACCOUNT_FIELDS = {
     "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{2,63}$"},
-    "name": {"type": "string", "maxLength": 80},
+    "name": text(80, one_line=True),
     "roles": ROLES,
     "station_id": {"type": ["string", "null"]},
     "badge_no": {"type": ["string", "null"], "maxLength": 20},
@@ -38,17 +38,36 @@ CONTACT = obj(
     email={"type": ["string", "null"]},
 )
 TENANT_FIELDS = {
-    "name": {"type": "string", "maxLength": 80},
+    "name": text(80, one_line=True),
     "name_en": {"type": ["string", "null"], "maxLength": 120},
     "kind": {"enum": ["police_district", "department"]},
     "timezone": {"type": "string", "description": "IANA, e.g. Asia/Shanghai"},
     "territory": AREA,
     "contact": CONTACT,
 }
+
+
+def vocabulary(most: int) -> dict:
+    """A settings vocabulary: codes with their zh and en labels (codes unique)."""
+    entry = obj(
+        ("code", "zh", "en"),
+        code={"type": "string", "pattern": "^[a-z0-9_]{1,40}$"},
+        zh=text(40, one_line=True),
+        en=text(40, one_line=True),
+    )
+    return {"type": "array", "items": entry, "minItems": 1, "maxItems": most}
+
+
+# HH:MM on the agency's clock.
+CLOCK = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 SETTINGS = obj(
     (),
+    # 00:00-24:00 is around the clock; an end before the start runs past
+    # midnight; start and end differ.
     service_hours=obj(
-        ("start", "end"), start={"type": "string"}, end={"type": "string"}
+        ("start", "end"),
+        start=CLOCK,
+        end={"anyOf": [CLOCK, {"const": "24:00"}]},
     ),
     claim_window_s={"type": "integer", "minimum": 15, "maximum": 600},
     offer_radius_m={"type": "integer", "minimum": 200, "maximum": 20000},
@@ -56,9 +75,9 @@ SETTINGS = obj(
     offer_radius_max_m={"type": "integer", "minimum": 200, "maximum": 50000},
     position_max_age_s={"type": "integer", "minimum": 15, "maximum": 3600},
     muster_off_duty={"enum": ["last_position", "home_station"]},
-    categories={"type": "array", "items": {"type": "object"}},
-    expert_categories={"type": "array", "items": {"type": "object"}},
-    specialties={"type": "array", "items": {"type": "object"}},
+    categories=vocabulary(30),
+    expert_categories=vocabulary(30),
+    specialties=vocabulary(100),
 )
 
 STATION = obj(
@@ -123,7 +142,7 @@ class SettingsHandler(BaseHandler):
             "Change the agency's settings (only those given); they apply to "
             "the next alarm",
             tag="organisation",
-            body=SETTINGS,
+            body=changes(SETTINGS),
             response=obj(("tenant",), tenant={"type": "object"}),
             errors=(400, 401, 403, 404),
         )
@@ -179,7 +198,7 @@ class StationHandler(BaseHandler):
         "patch": op(
             "Change a station (only the fields given), its zone included",
             tag="organisation",
-            body=obj((), **STATION_FIELDS),
+            body=changes(obj((), **STATION_FIELDS)),
             response=obj(("station",), station=STATION),
             errors=(400, 401, 403, 404, 409),
             params=("station_id",),
@@ -269,11 +288,13 @@ class UserHandler(BaseHandler):
             "Change an account's roles (its sessions end: it signs in again "
             "with the new roles), station or name",
             tag="organisation",
-            body=obj(
-                (),
-                roles=ROLES,
-                station_id={"type": ["string", "null"]},
-                name={"type": "string"},
+            body=changes(
+                obj(
+                    (),
+                    roles=ROLES,
+                    station_id={"type": ["string", "null"]},
+                    name=text(80, one_line=True),
+                )
             ),
             response=obj(("user",), user=USER),
             errors=(400, 401, 403, 404, 409),
@@ -353,7 +374,7 @@ class PlatformTenantHandler(BaseHandler):
             "Correct an agency's names, kind, time zone, contact or territory "
             "(checked for overlap again)",
             tag="platform",
-            body=obj((), **TENANT_FIELDS),
+            body=changes(obj((), **TENANT_FIELDS)),
             response=obj(("tenant",), tenant=TENANT),
             errors=(400, 401, 403, 404, 409),
             params=("tenant_id",),

@@ -245,3 +245,23 @@ async def test_a_neighbours_border_alarm_is_drawn_read_only(browser, live_server
     await expect(popup).to_contain_text("邻区警情：Tenant t2")
     await expect(popup).to_contain_text("只读")
     assert problems.unexpected() == []
+
+
+async def test_the_callers_phone_is_shown_only_when_asked_for(browser, live_server):
+    from tests.test_privacy import PHONE, citizen_with_phone
+
+    await open_all_day(live_server)
+    person = await citizen_with_phone(live_server)
+    _, body = await raise_alarm(person)
+    alarm_id = body["alarm"]["id"]
+    page, problems = await open_page(browser)
+    await sign_in_through(page, live_server, "command", ["commander"])
+    await page.locator(f'[data-alarm-id="{alarm_id}"]').first.click()
+    button = page.locator("#detail-contact")
+    await expect(button).to_be_visible()
+    assert PHONE not in await page.content()
+    await button.click()
+    link = page.locator("#detail-body a.cmd-phone")
+    await expect(link).to_have_text(PHONE)
+    assert await link.get_attribute("href") == f"tel:{PHONE}"
+    assert problems.unexpected() == []

@@ -102,12 +102,52 @@ export class AlarmDetail {
       : el("p", { class: "muted" }, t("command.detail.no_description"));
     ui.body.replaceChildren(
       this.facts(),
+      this.contact(),
       description,
       this.photos(),
       el("h3", {}, t("command.detail.history")),
       this.history(),
     );
     this.tick();
+  }
+
+  /**
+   * The citizen's phone number, shown only when asked for: the server
+   * records every read of it, so it is not fetched for each alarm viewed.
+   */
+  contact() {
+    const box = el("p", { class: "cmd-contact" });
+    const known = this.phone && this.phone.id === this.alarm.id;
+    if (known) {
+      box.append(this.phoneText(this.phone.value));
+      return box;
+    }
+    const button = el(
+      "button",
+      { class: "btn btn-small", type: "button", id: "detail-contact" },
+      t("command.detail.contact"),
+    );
+    button.addEventListener("click", async () => {
+      const id = this.alarm.id;
+      button.disabled = true;
+      try {
+        const { phone } = await getJson(
+          `/api/alarms/${encodeURIComponent(id)}/contact`,
+        );
+        this.phone = { id, value: phone };
+        if (this.alarm && this.alarm.id === id) box.replaceChildren(this.phoneText(phone));
+      } catch (error) {
+        button.disabled = false;
+        setStatus(this.ui.status, errorText(error), "error");
+      }
+    });
+    box.append(button);
+    return box;
+  }
+
+  phoneText(phone) {
+    if (!phone) return el("span", { class: "muted" }, t("command.detail.no_phone"));
+    return el("a", { href: `tel:${phone}`, class: "cmd-phone" }, phone);
   }
 
   facts() {

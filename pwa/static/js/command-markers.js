@@ -26,6 +26,14 @@ function markerIcon(status, level, selected) {
   });
 }
 
+// A tooltip given a string is set as HTML by Leaflet; the label holds what a
+// citizen typed (the address), so it goes in as text.
+function tooltipText(label) {
+  const text = document.createElement("span");
+  text.textContent = label;
+  return text;
+}
+
 /** The alarm markers of one map. */
 export class AlarmMarkers {
   /** `onSelect(id)` hears a click (or Enter) on a marker. */
@@ -43,7 +51,7 @@ export class AlarmMarkers {
     if (entry) {
       if (entry.look !== look) this.restyle(entry, alarm, level, look);
       if (entry.label !== label) {
-        entry.marker.setTooltipContent(label);
+        entry.marker.setTooltipContent(tooltipText(label));
         entry.marker.getElement().setAttribute("aria-label", label);
         entry.label = label;
       }
@@ -55,7 +63,10 @@ export class AlarmMarkers {
       keyboard: true,
       zIndexOffset: alarm.status === "escalated" ? ESCALATED_Z : 0,
     });
-    marker.bindTooltip(label, { direction: "top", offset: [0, -10] });
+    marker.bindTooltip(tooltipText(label), {
+      direction: "top",
+      offset: [0, -10],
+    });
     marker.on("click", () => this.onSelect(alarm.id));
     // Leaflet makes the icon focusable; Enter should act like a click.
     marker.on("keypress", ({ originalEvent }) => {

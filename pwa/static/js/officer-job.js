@@ -4,7 +4,7 @@
 // says so), with buttons to report on the way, arrived and resolved.
 
 import * as L from "/static/vendor/leaflet/leaflet-src.esm.js";
-import { errorText, postJson } from "./api.js";
+import { errorText, getJson, postJson } from "./api.js";
 import {
   TRACKED_STATUSES,
   categoryName,
@@ -151,6 +151,27 @@ export class JobScreen {
     showPhotos(byId("job-photos"), alarm.photos);
     setStatus(byId("job-status"), "");
     this.askNote(false);
+    this.showContact(alarm.id);
+  }
+
+  /**
+   * The citizen's phone number, if they gave one: asked for separately (and
+   * audited by the server), never carried in the alarm's views or events.
+   */
+  async showContact(alarmId) {
+    byId("job-contact").hidden = true;
+    try {
+      const { phone } = await getJson(
+        `/api/alarms/${encodeURIComponent(alarmId)}/contact`,
+      );
+      if (!phone || this.alarmId !== alarmId) return;
+      const link = byId("job-phone");
+      link.textContent = phone;
+      link.href = `tel:${phone}`;
+      byId("job-contact").hidden = false;
+    } catch {
+      // No number to show: the job screen works without it.
+    }
   }
 
   showStatus(alarm) {
