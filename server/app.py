@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -49,6 +50,7 @@ from server.ratelimit import AlarmRates
 from server.realtime import field as field_messages  # noqa: F401 - registers types
 from server.realtime import musters as muster_topics  # noqa: F401 - registers kinds
 from server.realtime import rooms as room_messages  # noqa: F401 - registers types
+from server.realtime.cluster import Cluster
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
 from server.realtime.service import ServiceWatch
@@ -112,6 +114,8 @@ class Platform:
         self.hub = Hub(rt.retention_events, rt.retention_seconds)
         # Whether the database answers; open sockets are told when it changes.
         self.service = ServiceWatch(self.client, self.hub)
+        # Set by start() when several processes share the database.
+        self.cluster: Cluster | None = None
         self.auth.listeners.append(self.hub.revoke_sessions)
         self.presence = Presence()
         self.timers = Timers()
@@ -177,6 +181,12 @@ class Platform:
         await platform.musters.rearm()
         platform.officers.positions.start()
         platform.service.start()
+        if config.realtime.cluster:
+            node = (
+                config.realtime.node or f"{socket.gethostname()}:{config.server.port}"
+            )
+            platform.cluster = Cluster(platform.db, node, platform)
+            await platform.cluster.start()
         platform._periodic = [
             PeriodicCallback(platform._tidy, HOUSEKEEPING_MS),
             PeriodicCallback(platform.officers.publish_feed, FEED_S * 1000),
@@ -205,6 +215,8 @@ class Platform:
         for callback in self._periodic:
             callback.stop()
         self.lag.stop()
+        if self.cluster is not None:
+            await self.cluster.close()
         await self.service.close()
         await self.timers.close()
         await self.push.close()

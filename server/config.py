@@ -141,6 +141,19 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "retention_seconds": Setting(
             int, 600, "How long events are kept for clients that resume."
         ),
+        "cluster": Setting(
+            bool,
+            False,
+            "Several platform processes share this database: pass events, "
+            "presence and deadlines between them through it (change streams; "
+            "a replica set in production).",
+        ),
+        "node": Setting(
+            str,
+            "",
+            "This process's name in a cluster, stable across restarts (it "
+            "keeps the change stream's resume token); empty: host:port.",
+        ),
     },
     "map": {
         "tile_url": Setting(

@@ -157,6 +157,10 @@ class Dispatcher:
         }
         if next_at is not None:
             update["$set"]["next_round_at"] = next_at
+        else:
+            # The last round: nothing left for a timer (or another process's
+            # sweep, server.realtime.cluster) to run.
+            update["$unset"] = {"next_round_at": ""}
         return await self.db.alarms.find_one_and_update(
             {"_id": alarm["_id"], "status": alarms.OFFERING},
             update,

@@ -121,6 +121,13 @@ def _indexes(config: Config) -> dict[str, list[IndexModel]]:
             IndexModel([("citizen_id", ASCENDING), ("created_at", DESCENDING)]),
             IndexModel([("client_ip", ASCENDING), ("created_at", DESCENDING)]),
             IndexModel([("assignee.officer_id", ASCENDING), ("status", ASCENDING)]),
+            # Several processes sweep for overdue claim windows and rounds.
+            IndexModel([("status", ASCENDING), ("deadline_at", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("next_round_at", ASCENDING)]),
+        ],
+        # Events and presence passed between processes (server.realtime.cluster).
+        "cluster_events": [
+            IndexModel([("at", ASCENDING)], expireAfterSeconds=600),
         ],
         "offers": [
             IndexModel([("alarm_id", ASCENDING), ("outcome", ASCENDING)]),

@@ -21,7 +21,9 @@ import secrets
 import time
 from typing import Any, Protocol
 
-from server.jsonutil import dumps_text
+import orjson
+
+from server.jsonutil import dumps, dumps_text
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,9 @@ class Hub:
         self.streams: dict[str, Stream] = {}
         self._created = 0
         self.connections: set[Subscriber] = set()
+        # server.realtime.cluster.Cluster when several processes share the
+        # database; None for one process.
+        self.cluster = None
         # Recent revocations, numbered, so that a socket whose handshake was
         # in flight when its session ended can tell (see `revoked_since`).
         self.revocations = 0
@@ -97,7 +102,20 @@ class Hub:
         return stream
 
     def publish(self, topic: str, event: str, payload: Any) -> int:
-        """Number, retain and send one event to every subscriber of ``topic``."""
+        """Number, retain and send one event to every subscriber of ``topic``.
+
+        With several processes (`server.realtime.cluster`), the event also
+        goes to the others, whose subscribers get it from their own hub.
+        """
+        if self.cluster is not None:
+            # Encoded once, for this process's frame and the others'.
+            encoded = dumps(payload)
+            self.cluster.forward(topic, event, encoded)
+            payload = orjson.Fragment(encoded)
+        return self.publish_here(topic, event, payload)
+
+    def publish_here(self, topic: str, event: str, payload: Any) -> int:
+        """`publish` to this process's subscribers only (events from others)."""
         stream = self._stream(topic)
         stream.seq += 1
         stream.last_at = time.monotonic()
@@ -159,8 +177,11 @@ class Hub:
         for topic in topics:
             self.unsubscribe(subscriber, topic)
 
-    def revoke_sessions(self, session_ids: set[str]) -> int:
-        """Close every connection opened with one of these sessions."""
+    def revoke_sessions(self, session_ids: set[str], forward: bool = True) -> int:
+        """Close every connection opened with one of these sessions (in every
+        process, unless ``forward`` is false: the revocation came from one)."""
+        if forward and self.cluster is not None and session_ids:
+            self.cluster.control("revoke", sorted(session_ids))
         self.revocations += 1
         self._revoked.append((self.revocations, frozenset(session_ids)))
         doomed = [c for c in self.connections if c.session_id in session_ids]

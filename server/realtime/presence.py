@@ -43,6 +43,7 @@ class OfficerState:
         "lat",
         "lon",
         "name",
+        "node",
         "scene",
         "sockets",
         "station_id",
@@ -63,6 +64,24 @@ class OfficerState:
         # The alarm this officer is assigned to, whose citizen sees them move.
         self.alarm_id: str | None = None
         self.scene: dict | None = None
+        # None when connected to this process; else the process holding the
+        # officer's socket (`server.realtime.cluster`).
+        self.node: str | None = None
+
+    def snapshot(self) -> dict:
+        """What other processes need to match and follow this officer."""
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "name": self.name,
+            "station_id": self.station_id,
+            "duty": self.duty,
+            "lon": self.lon,
+            "lat": self.lat,
+            "at": self.at,
+            "alarm_id": self.alarm_id,
+            "scene": self.scene,
+        }
 
     def age_s(self, now: dt.datetime) -> float | None:
         return None if self.at is None else (now - self.at).total_seconds()
@@ -82,26 +101,74 @@ class Presence:
     def __init__(self):
         self.officers: dict[str, OfficerState] = {}
         self.cells: dict[tuple, set[str]] = {}
+        # Ids of this process's officers changed since the cluster last
+        # looked (only kept when there is a cluster to tell).
+        self.changed: set[str] | None = None
+
+    def _touch(self, state: OfficerState) -> None:
+        if self.changed is not None:
+            self.changed.add(state.id)
+
+    # -- officers connected to other processes ---------------------------------
+
+    def apply_remote(self, node: str, snapshot: dict) -> None:
+        """Another process's officer, as it last described them."""
+        state = self.officers.get(snapshot["id"])
+        if state is not None and state.node is None:
+            return  # connected here too: this process's view wins
+        if state is None:
+            state = OfficerState({"_id": snapshot["id"]})
+            state.sockets = 1
+            self.officers[state.id] = state
+        self._unplace(state)
+        state.node = node
+        state.tenant_id = snapshot["tenant_id"]
+        state.name = snapshot.get("name", "")
+        state.station_id = snapshot.get("station_id")
+        state.duty = snapshot.get("duty", "off")
+        state.lon, state.lat = snapshot.get("lon"), snapshot.get("lat")
+        state.at = snapshot.get("at")
+        state.alarm_id, state.scene = snapshot.get("alarm_id"), snapshot.get("scene")
+        self._place(state)
+
+    def remove_remote(self, officer_id: str, node: str) -> bool:
+        """Another process says the officer left it (or that process died)."""
+        state = self.officers.get(officer_id)
+        if state is None or state.node != node:
+            return False
+        self._unplace(state)
+        del self.officers[officer_id]
+        return True
+
+    def remote_ids(self, node: str) -> list[str]:
+        return [s.id for s in self.officers.values() if s.node == node]
 
     def connect(self, user: dict) -> OfficerState:
         """Count one more socket of this officer; returns their state."""
         state = self.officers.get(str(user["_id"]))
+        if state is not None and state.node is not None:
+            # Moved here from another process: this socket is the one now.
+            self._unplace(state)
+            del self.officers[state.id]
+            state = None
         if state is None:
             state = OfficerState(user)
             self.officers[state.id] = state
             self._place(state)
         state.sockets += 1
+        self._touch(state)
         return state
 
     def disconnect(self, officer_id: str) -> None:
         """One socket fewer; the officer leaves presence with their last one."""
         state = self.officers.get(officer_id)
-        if state is None:
+        if state is None or state.node is not None:
             return
         state.sockets -= 1
         if state.sockets <= 0:
             self._unplace(state)
             del self.officers[officer_id]
+            self._touch(state)
 
     def is_connected(self, officer_id: str) -> bool:
         return officer_id in self.officers
@@ -115,17 +182,20 @@ class Presence:
         if cell != state.cell:
             self._unplace(state)
             self._place(state)
+        self._touch(state)
 
     def set_duty(self, officer_id: str, duty: str) -> None:
         state = self.officers.get(officer_id)
         if state is not None:
             state.duty = duty
+            self._touch(state)
 
     def assign(self, officer_id: str, alarm_id: str | None, scene: dict | None):
         """Note the alarm (and its location) an officer is handling, or none."""
         state = self.officers.get(officer_id)
         if state is not None:
             state.alarm_id, state.scene = alarm_id, scene
+            self._touch(state)
 
     def _place(self, state: OfficerState) -> None:
         if state.lon is None or state.tenant_id is None:

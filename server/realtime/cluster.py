@@ -1,0 +1,352 @@
+"""Several platform processes on one MongoDB, as one platform.
+
+With ``[realtime] cluster = true`` each process (a *node*, named by
+``[realtime] node``, by default host:port) keeps its own websockets and hub,
+and shares through the database what the others need:
+
+- **Events.** Everything a node publishes on its hub is also written to the
+  ``cluster_events`` collection, one document per batch (a batch is what
+  one turn of the event loop published); every other node follows that
+  collection with a change stream and publishes the events to its own
+  subscribers. An offer raised on node A reaches an officer connected to B,
+  an officer's position on B reaches the citizen watching on A. Sequence
+  numbers stay per node: a client that moves to another node resumes as
+  after a restart (it reloads), which sticky load balancing makes rare.
+- **Resume tokens.** Each node stores the change stream's resume token in
+  ``cluster_nodes`` as it goes; a node that restarts under the same name
+  carries on from where it stopped (batches are kept ten minutes, by a TTL
+  index).
+- **Presence.** Every `PRESENCE_S` a node sends what changed among its
+  connected officers (and everything every `FULL_S`); the others keep them
+  in their `Presence` marked with the node, so that matching an alarm on
+  any node sees every connected officer, nearest first. A change made on one
+  node to an officer connected to another (a claim, a duty change over
+  HTTP) is sent to that node as a patch.
+- **Liveness.** Every batch is also a heartbeat. A node not heard from for
+  `DEAD_S` is dead: its officers leave presence everywhere and are marked
+  away, so that dispatch finds them by their stored position.
+- **Deadlines.** Every node sweeps the database every `SWEEP_S` for claim
+  windows, offer rounds and musters overdue by `GRACE_S`. Each one is taken
+  by an atomic update (the alarm's move out of ``offering``, the round's
+  ``next_round_at``, the muster's end), so it happens exactly once however
+  many nodes see it, and a node that dies leaves its deadlines to the rest.
+- **Revocations.** A session ended on one node closes its sockets on all.
+
+Not shared: a room's live presence list (who has the room open) counts the
+room's followers on the node that announces it, and cutting an expert's open
+room socket when a grant ends or a member is removed happens on the node
+that made the change (the next message the socket sends is refused anyway,
+since membership is checked on every message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+
+import orjson
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from server.storage import object_id
+
+log = logging.getLogger(__name__)
+
+# Presence deltas once a second: positions arrive every few seconds anyway,
+# and one small write a second per node costs the database nothing.
+PRESENCE_S = 1.0
+# Everything again every 10 s, so that a node that starts (or missed a
+# batch) knows every connected officer within that long.
+FULL_S = 10.0
+# Three missed heartbeats and a bit: long enough for a busy loop, short
+# enough that a crashed node's officers are found another way within seconds.
+DEAD_S = 5.0
+SWEEP_S = 2.0
+# A deadline is left to the node that armed it for this long; then anyone
+# takes it.
+GRACE_S = 1.0
+OFFERING = "offering"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Cluster:
+    """This node's link to the others, through MongoDB."""
+
+    def __init__(self, db: AsyncDatabase, node: str, platform):
+        self.db = db
+        self.node = node
+        self.platform = platform
+        self.hub = platform.hub
+        self.presence = platform.presence
+        self._events: list[dict] = []
+        self._controls: list[dict] = []
+        self._flush_scheduled = False
+        self.heard: dict[str, float] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._last_full = 0.0
+        self._token = None
+        self._token_dirty = False
+        # How many batches came in, for the log and the tests.
+        self.received = 0
+
+    # -- starting and stopping ---------------------------------------------------
+
+    async def start(self) -> None:
+        saved = await self.db.cluster_nodes.find_one({"_id": self.node})
+        self._token = (saved or {}).get("resume_token")
+        self.presence.changed = set()
+        self.hub.cluster = self
+        await self.db.cluster_nodes.update_one(
+            {"_id": self.node},
+            {"$set": {"started_at": now(), "seen_at": now()}},
+            upsert=True,
+        )
+        # The stream is open before anything is published, so nothing sent
+        # by the others from now on is missed.
+        stream = await self._open_stream()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._follow(stream)),
+            loop.create_task(self._every(PRESENCE_S, self._presence_tick)),
+            loop.create_task(self._every(SWEEP_S, self._sweep)),
+        ]
+        log.info(
+            "cluster node %s started (%s)",
+            self.node,
+            "resuming" if self._token else "from now",
+        )
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, PyMongoError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(PyMongoError):
+            await self._flush()
+            await self._save_token()
+        self.hub.cluster = None
+
+    # -- sending -----------------------------------------------------------------
+
+    def forward(self, topic: str, event: str, payload: bytes) -> None:
+        """An event published here (its payload as JSON): send it to the others."""
+        self._events.append({"t": topic, "e": event, "p": payload.decode()})
+        self._schedule()
+
+    def control(self, kind: str, data, to: str | None = None) -> None:
+        """A message for the other nodes (or one of them) to act on."""
+        self._controls.append({"k": kind, "d": data, "to": to})
+        self._schedule()
+
+    def _schedule(self) -> None:
+        # Everything published in this turn of the loop goes in one write.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_scheduled = False
+        task = asyncio.get_running_loop().create_task(self._flush())
+        task.add_done_callback(_log_failure)
+
+    async def _flush(self, presence: list | None = None, gone=()) -> None:
+        events, self._events = self._events, []
+        controls, self._controls = self._controls, []
+        if not events and not controls and presence is None:
+            return
+        doc = {
+            "origin": self.node,
+            "at": now(),
+            "events": events,
+            "controls": controls,
+        }
+        if presence is not None:
+            doc["presence"] = presence
+            doc["gone"] = list(gone)
+        await self.db.cluster_events.insert_one(doc)
+
+    # -- presence and heartbeats -------------------------------------------------
+
+    async def _presence_tick(self) -> None:
+        changed, self.presence.changed = self.presence.changed, set()
+        full = time.monotonic() - self._last_full >= FULL_S
+        if full:
+            self._last_full = time.monotonic()
+        here, gone, patches = [], [], []
+        ids = [s.id for s in self.presence.officers.values()] if full else changed
+        for officer_id in set(ids) | changed:
+            state = self.presence.officers.get(officer_id)
+            if state is None:
+                gone.append(officer_id)
+            elif state.node is None:
+                here.append(state.snapshot())
+            elif officer_id in changed:
+                # Changed here while connected elsewhere: tell its node.
+                patches.append(
+                    {
+                        "id": officer_id,
+                        "duty": state.duty,
+                        "alarm_id": state.alarm_id,
+                        "scene": state.scene,
+                        "to": state.node,
+                    }
+                )
+        for patch in patches:
+            self.control("patch", patch, to=patch.pop("to"))
+        # Always written: it is also this node's heartbeat.
+        await self._flush(presence=here, gone=gone)
+        await self._bury_the_dead()
+        if self._token_dirty:
+            await self._save_token()
+
+    async def _bury_the_dead(self) -> None:
+        cutoff = time.monotonic() - DEAD_S
+        for node, heard in list(self.heard.items()):
+            if heard >= cutoff:
+                continue
+            del self.heard[node]
+            ids = self.presence.remote_ids(node)
+            for officer_id in ids:
+                self.presence.remove_remote(officer_id, node)
+            log.warning(
+                "cluster node %s silent for %.0fs: %d of its officers now away",
+                node,
+                DEAD_S,
+                len(ids),
+            )
+            if ids:
+                await self.db.users.update_many(
+                    {"_id": {"$in": [object_id(i) for i in ids]}, "away_at": None},
+                    {"$set": {"away_at": now()}},
+                )
+
+    # -- receiving ---------------------------------------------------------------
+
+    async def _open_stream(self):
+        pipeline = [
+            {
+                "$match": {
+                    "operationType": "insert",
+                    "fullDocument.origin": {"$ne": self.node},
+                }
+            }
+        ]
+        options = {"resume_after": self._token} if self._token else {}
+        return await self.db.cluster_events.watch(pipeline, **options)
+
+    async def _follow(self, stream) -> None:
+        while True:
+            try:
+                async with stream:
+                    async for change in stream:
+                        self._received(change["fullDocument"])
+                        self._token = stream.resume_token
+                        self._token_dirty = True
+            except asyncio.CancelledError:
+                raise
+            except PyMongoError as exc:
+                log.warning("cluster stream interrupted (%s); reopening", exc)
+                await asyncio.sleep(1.0)
+            stream = await self._reopen()
+
+    async def _reopen(self):
+        while True:
+            try:
+                return await self._open_stream()
+            except PyMongoError as exc:
+                log.warning("cluster stream cannot reopen yet (%s)", exc)
+                await asyncio.sleep(1.0)
+
+    def _received(self, batch: dict) -> None:
+        origin = batch["origin"]
+        self.heard[origin] = time.monotonic()
+        self.received += 1
+        for item in batch.get("events", ()):
+            self.hub.publish_here(item["t"], item["e"], orjson.Fragment(item["p"]))
+        for control in batch.get("controls", ()):
+            if control.get("to") in (None, self.node):
+                self._act(control["k"], control["d"])
+        for snapshot in batch.get("presence", ()):
+            self.presence.apply_remote(origin, snapshot)
+        for officer_id in batch.get("gone", ()):
+            self.presence.remove_remote(officer_id, origin)
+
+    def _act(self, kind: str, data) -> None:
+        if kind == "revoke":
+            self.hub.revoke_sessions(set(data), forward=False)
+        elif kind == "patch":
+            state = self.presence.officers.get(data["id"])
+            if state is not None and state.node is None:
+                self.presence.set_duty(data["id"], data["duty"])
+                self.presence.assign(data["id"], data["alarm_id"], data["scene"])
+        else:
+            log.warning("cluster: unknown control %r from another node", kind)
+
+    async def _save_token(self) -> None:
+        self._token_dirty = False
+        await self.db.cluster_nodes.update_one(
+            {"_id": self.node},
+            {"$set": {"resume_token": self._token, "seen_at": now()}},
+            upsert=True,
+        )
+
+    # -- deadlines ---------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """Take the deadlines nobody took in time, each atomically."""
+        due = now() - dt.timedelta(seconds=GRACE_S)
+        alarms = self.platform.alarms
+        overdue = self.db.alarms.find(
+            {"status": OFFERING, "deadline_at": {"$lte": due}}, {"_id": 1}
+        )
+        async for alarm in overdue.limit(100):
+            # escalate moves the alarm out of offering atomically: one wins.
+            await alarms.escalate(alarm["_id"])
+        rounds = self.db.alarms.find(
+            {"status": OFFERING, "next_round_at": {"$lte": due}}, {"_id": 1}
+        )
+        async for alarm in rounds.limit(100):
+            taken = await self.db.alarms.find_one_and_update(
+                {"_id": alarm["_id"], "next_round_at": {"$lte": due}},
+                {"$unset": {"next_round_at": ""}},
+                return_document=ReturnDocument.BEFORE,
+            )
+            if taken is not None:
+                await self.platform.dispatcher.offer_round(alarm["_id"])
+        musters = self.db.musters.find(
+            {"status": "active", "ends_at": {"$lte": due}}, {"_id": 1}
+        )
+        async for muster in musters.limit(100):
+            await self.platform.musters.expire(muster["_id"])
+
+    @staticmethod
+    async def _every(interval: float, step) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except PyMongoError as exc:
+                log.warning(
+                    "cluster %s failed (%s); next in %.0fs",
+                    step.__name__,
+                    exc,
+                    interval,
+                )
+            except Exception:
+                log.exception("cluster %s failed", step.__name__)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("cluster events not sent: %s", task.exception())

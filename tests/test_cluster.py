@@ -1,0 +1,239 @@
+"""Two platform processes on one database (``[realtime] cluster = true``).
+
+Each test runs two ``run.py`` processes, nodes A and B, on the run's database
+server. A citizen on A raises alarms; officers are connected to A and to B.
+Offers reach officers on both nodes, a claim race across them has one
+winner, the citizen on A follows an officer connected to B, and when A is
+killed during a claim window, B escalates the alarm on time, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import signal
+
+import pytest
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from tests.conftest import T1_TERRITORY, _cached_hash
+from tests.helpers import ApiClient
+from tests.test_alarms import ALL_DAY, SCENE
+from tests.test_embedded import DEADLINE_S
+from tests.test_run import launch  # noqa: F401 - the fixture
+
+TIMEOUT = 15
+
+
+class Nodes:
+    """Two run.py processes sharing one database, and its seed data."""
+
+    def __init__(self, start_process, uri: str, name: str):
+        self.start_process = start_process
+        self.uri, self.name = uri, name
+        self.client = AsyncMongoClient(uri)
+        self.db = self.client[name]
+        self.passwords: dict[str, str] = {}
+        self.processes = {}
+
+    def start(self, node: str):
+        process = self.start_process(
+            JINGDI_DATABASE_URI=self.uri,
+            JINGDI_DATABASE_NAME=self.name,
+            JINGDI_REALTIME_CLUSTER="true",
+            JINGDI_REALTIME_NODE=node,
+        )
+        self.processes[node] = process
+        return process
+
+    def url(self, node: str) -> str:
+        return f"http://127.0.0.1:{self.processes[node].port}"
+
+    async def seed(self, claim_window_s: int, officers: int) -> list[str]:
+        await self.db.tenants.insert_one(
+            {
+                "_id": "t1",
+                "name": "Tenant t1",
+                "kind": "police_district",
+                "timezone": "Asia/Shanghai",
+                "territory": T1_TERRITORY,
+                "settings": {
+                    "service_hours": ALL_DAY,
+                    "claim_window_s": claim_window_s,
+                },
+            }
+        )
+        names = []
+        for n in range(officers):
+            username = f"cluster-officer-{n}"
+            self.passwords[username] = secrets.token_urlsafe(12)
+            await self.db.users.insert_one(
+                {
+                    "_id": ObjectId(),
+                    "tenant_id": "t1",
+                    "username": username,
+                    "name": f"Officer {n}",
+                    "roles": ["officer"],
+                    "password_hash": _cached_hash(self.passwords[username]),
+                    "disabled": False,
+                    "duty": "off",
+                    "created_at": dt.datetime.now(dt.UTC),
+                }
+            )
+            names.append(username)
+        return names
+
+    async def officer(self, node: str, username: str, lon: float, lat: float):
+        """Signed in on ``node``, on duty, connected there, at (lon, lat)."""
+        client = ApiClient(self.url(node))
+        status, body = await client.post(
+            "/api/auth/login",
+            {"username": username, "password": self.passwords[username]},
+        )
+        assert status == 200, body
+        client.user = body["user"]
+        assert (await client.post("/api/officer/duty", {"duty": "on"}))[0] == 200
+        socket = await client.websocket()
+        await socket.receive_type("welcome")
+        await socket.send(
+            {"type": "subscribe", "id": 1, "topic": f"user:{client.user['id']}"}
+        )
+        await socket.receive_type("subscribed")
+        await socket.send({"type": "position", "lon": lon, "lat": lat, "accuracy": 5})
+        return client, socket
+
+    async def citizen(self, node: str) -> ApiClient:
+        client = ApiClient(self.url(node))
+        _, terms = await client.get("/api/terms")
+        status, body = await client.post(
+            "/api/citizen/session",
+            {"accept_terms": True, "terms_version": terms["version"]},
+        )
+        assert status == 200, body
+        return client
+
+    async def known_to_others(self, node: str, officer_ids: list[str]) -> None:
+        """Wait until ``node`` has sent presence naming these officers (the
+        other node applies a batch within milliseconds of its insert)."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                batches = self.db.cluster_events.find(
+                    {"origin": node, "presence": {"$ne": []}}, {"presence.id": 1}
+                )
+                sent = {o["id"] async for b in batches for o in b.get("presence", [])}
+                if set(officer_ids) <= set(sent):
+                    await asyncio.sleep(0.5)
+                    return
+                await asyncio.sleep(0.2)
+
+    async def alarm(self, alarm_id: str) -> dict:
+        return await self.db.alarms.find_one({"_id": ObjectId(alarm_id)})
+
+
+@pytest.fixture
+async def nodes(launch, mongo_uri):  # noqa: F811 - the fixture imported above
+    name = f"jingdi_test_cluster_{secrets.token_hex(6)}"
+    pair = Nodes(launch, mongo_uri, name)
+    try:
+        yield pair
+    finally:
+        await pair.client.drop_database(name)
+        await pair.client.close()
+
+
+async def next_event(socket, name: str) -> dict:
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = await socket.receive_type("event")
+            if message["event"] == name:
+                return message["payload"]
+
+
+async def raise_at_scene(citizen: ApiClient) -> str:
+    status, body = await citizen.post(
+        "/api/alarms", {"category": "noise", "lon": SCENE[0], "lat": SCENE[1]}
+    )
+    assert status == 201, body
+    return body["alarm"]["id"]
+
+
+async def test_offers_claims_and_positions_cross_the_two_processes(nodes):
+    names = await nodes.seed(claim_window_s=120, officers=3)
+    for node in ("A", "B"):
+        nodes.start(node)
+    for process in nodes.processes.values():
+        process.wait_healthy()
+    near = (SCENE[0] + 0.001, SCENE[1])
+    on_a, on_a_ws = await nodes.officer("A", names[0], *near)
+    first_b, first_b_ws = await nodes.officer("B", names[1], *near)
+    second_b, second_b_ws = await nodes.officer("B", names[2], *near)
+    await nodes.known_to_others("B", [first_b.user["id"], second_b.user["id"]])
+    await nodes.known_to_others("A", [on_a.user["id"]])
+    person = await nodes.citizen("A")
+
+    # The offer reaches all three, wherever they are connected.
+    alarm_id = await raise_at_scene(person)
+    for socket in (on_a_ws, first_b_ws, second_b_ws):
+        assert (await next_event(socket, "offer.new"))["alarm_id"] == alarm_id
+    # The citizen on A follows the officer on B who claims it.
+    watch = await person.websocket()
+    await watch.receive_type("welcome")
+    await watch.send({"type": "subscribe", "id": 1, "topic": f"alarm:{alarm_id}"})
+    await watch.receive_type("subscribed")
+    status, body = await first_b.post(f"/api/alarms/{alarm_id}/claim")
+    assert status == 200, body
+    await first_b.post(f"/api/alarms/{alarm_id}/progress", {"status": "en_route"})
+    moved = (SCENE[0] + 0.0005, SCENE[1])
+    await first_b_ws.send(
+        {"type": "position", "lon": moved[0], "lat": moved[1], "accuracy": 5}
+    )
+    seen = await next_event(watch, "officer.position")
+    assert seen["position"]["coordinates"] == list(moved)
+
+    # A second alarm: the officer on A and the free one on B race for it.
+    second = await raise_at_scene(person)
+    for socket in (on_a_ws, second_b_ws):
+        assert (await next_event(socket, "offer.new"))["alarm_id"] == second
+    answers = await asyncio.gather(
+        on_a.post(f"/api/alarms/{second}/claim"),
+        second_b.post(f"/api/alarms/{second}/claim"),
+    )
+    assert sorted(status for status, _ in answers) == [200, 409]
+    stored = await nodes.alarm(second)
+    assert [h["status"] for h in stored["history"]].count("assigned") == 1
+    winner = next(body for status, body in answers if status == 200)
+    assert stored["assignee"]["officer_id"] == winner["alarm"]["assignee"]["officer_id"]
+    for client in (on_a, first_b, second_b, person):
+        client.close_sockets()
+
+
+async def test_a_killed_process_leaves_its_claim_window_to_the_other(nodes):
+    await nodes.seed(claim_window_s=3, officers=0)
+    a, b = nodes.start("A"), nodes.start("B")
+    a.wait_healthy()
+    b.wait_healthy()
+    person = await nodes.citizen("A")
+    alarm_id = await raise_at_scene(person)
+    a.process.send_signal(signal.SIGKILL)
+    a.process.wait(DEADLINE_S)
+
+    stored = await nodes.alarm(alarm_id)
+    deadline = stored["deadline_at"].replace(tzinfo=dt.UTC)
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            escalated = await nodes.alarm(alarm_id)
+            if escalated["status"] != "offering":
+                break
+            await asyncio.sleep(0.2)
+    assert escalated["status"] == "escalated"
+    assert [h["status"] for h in escalated["history"]] == ["offering", "escalated"]
+    late = escalated["escalated_at"].replace(tzinfo=dt.UTC) - deadline
+    # On time: within B's sweep interval and grace of the deadline (the
+    # bound is generous for a busy machine; it is what "on time" means here).
+    assert dt.timedelta(0) <= late < dt.timedelta(seconds=10)
+    # B keeps serving, and nothing escalates twice.
+    await asyncio.sleep(3)
+    again = await nodes.alarm(alarm_id)
+    assert [h["status"] for h in again["history"]] == ["offering", "escalated"]
