@@ -210,14 +210,22 @@ async def test_offers_claims_and_positions_cross_the_two_processes(nodes):
 
 
 async def test_a_killed_process_leaves_its_claim_window_to_the_other(nodes):
-    await nodes.seed(claim_window_s=3, officers=0)
+    """A dies with an alarm in its claim window and an officer connected:
+    B escalates the alarm on time, once, and within seconds counts the
+    officer as away, offering B's next alarm to them by stored position."""
+    [name] = await nodes.seed(claim_window_s=3, officers=1)
     a, b = nodes.start("A"), nodes.start("B")
     a.wait_healthy()
     b.wait_healthy()
+    officer, _ = await nodes.officer("A", name, SCENE[0], SCENE[1] + 0.001)
+    officer_id = officer.user["id"]
+    await nodes.known_to_others("A", [officer_id])
     person = await nodes.citizen("A")
+    # Offered to the officer, who lets it ring.
     alarm_id = await raise_at_scene(person)
     a.process.send_signal(signal.SIGKILL)
     a.process.wait(DEADLINE_S)
+    killed_at = dt.datetime.now(dt.UTC)
 
     stored = await nodes.alarm(alarm_id)
     deadline = stored["deadline_at"].replace(tzinfo=dt.UTC)
@@ -237,3 +245,18 @@ async def test_a_killed_process_leaves_its_claim_window_to_the_other(nodes):
     await asyncio.sleep(3)
     again = await nodes.alarm(alarm_id)
     assert [h["status"] for h in again["history"]] == ["offering", "escalated"]
+
+    # The officer who was on A is away now, and found by B's dispatch.
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            user = await nodes.db.users.find_one({"_id": ObjectId(officer_id)})
+            if user.get("away_at"):
+                break
+            await asyncio.sleep(0.2)
+    assert user["away_at"].replace(tzinfo=dt.UTC) - killed_at < dt.timedelta(seconds=10)
+    on_b = await nodes.citizen("B")
+    later = await raise_at_scene(on_b)
+    offer = await nodes.db.offers.find_one(
+        {"alarm_id": ObjectId(later), "officer_id": officer_id}
+    )
+    assert offer is not None and offer["channel"] == "stored"

@@ -48,7 +48,7 @@ import logging
 import time
 
 import orjson
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -214,20 +214,27 @@ class Cluster:
             if heard >= cutoff:
                 continue
             del self.heard[node]
-            ids = self.presence.remote_ids(node)
-            for officer_id in ids:
-                self.presence.remove_remote(officer_id, node)
+            states = [self.presence.officers[i] for i in self.presence.remote_ids(node)]
+            for state in states:
+                self.presence.remove_remote(state.id, node)
             log.warning(
                 "cluster node %s silent for %.0fs: %d of its officers now away",
                 node,
                 DEAD_S,
-                len(ids),
+                len(states),
             )
-            if ids:
-                await self.db.users.update_many(
-                    {"_id": {"$in": [object_id(i) for i in ids]}, "away_at": None},
-                    {"$set": {"away_at": now()}},
+            # Away, at the position this node last heard: the dead node may
+            # not have stored it (it writes last positions every 30 s).
+            at = now()
+            updates = [
+                UpdateOne(
+                    {"_id": object_id(state.id)},
+                    {"$set": {"away_at": at, **_position(state)}},
                 )
+                for state in states
+            ]
+            if updates:
+                await self.db.users.bulk_write(updates, ordered=False)
 
     # -- receiving ---------------------------------------------------------------
 
@@ -350,3 +357,11 @@ class Cluster:
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("cluster events not sent: %s", task.exception())
+
+
+def _position(state) -> dict:
+    """The fields that store an officer's last heard position, if any."""
+    if state.lon is None or state.at is None:
+        return {}
+    point = {"type": "Point", "coordinates": [state.lon, state.lat]}
+    return {"position": point, "position_at": state.at}
