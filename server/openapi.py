@@ -23,6 +23,7 @@ _ERROR_TEXT = {
     413: "Too large.",
     429: "Too many attempts; see Retry-After.",
     503: "The database is unreachable; retry after Retry-After seconds.",
+    507: "Storage failed while the upload was written; nothing was kept.",
 }
 
 

@@ -121,7 +121,7 @@ class AlarmsHandler(AlarmHandler):
             body=RAISE_FIELDS,
             response=ALARM_ANSWER,
             status=201,
-            errors=(400, 401, 403, 404, 413, 429),
+            errors=(400, 401, 403, 404, 413, 429, 507),
         ),
         "get": op(
             "The citizen's own alarms, newest first",

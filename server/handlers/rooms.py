@@ -222,7 +222,7 @@ class MessagesHandler(RoomBase):
             response=MESSAGE_ANSWER,
             status=201,
             also=(200,),
-            errors=(400, 401, 403, 404, 409, 413),
+            errors=(400, 401, 403, 404, 409, 413, 507),
             params=ROOM_ID,
         ),
         "get": op(
