@@ -23,6 +23,8 @@ are waiting for it, so it cannot make everyone else wait.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +40,10 @@ from server.jsonutil import JSONDecodeError, dumps_text, loads
 from server.realtime import topics
 
 log = logging.getLogger(__name__)
+
+# Messages waiting for one socket's worker: a phone sends a position every
+# few seconds and an ack per offer, so hundreds waiting means it is flooding.
+MAX_INBOX = 256
 
 MessageHandler = Callable[["RealtimeSocket", dict], Awaitable[None]]
 # type -> (permission, handler). Feature modules add theirs with `message_type`.
@@ -58,6 +64,11 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
     """One client's connection: its principal, its topics, its send queue."""
 
     principal: access.Principal | None = None
+    worker: asyncio.Task | None = None
+
+    def initialize(self) -> None:
+        # Messages received and not yet handled (see on_message).
+        self.inbox: collections.deque[str | bytes] = collections.deque()
 
     @property
     def platform(self):
@@ -160,7 +171,38 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
 
     # -- receiving ---------------------------------------------------------
 
-    async def on_message(self, raw: str | bytes) -> None:
+    def on_message(self, raw: str | bytes) -> None:
+        """Queue a message for this socket's worker, and return at once.
+
+        Tornado reads no further frame (pongs included) until on_message
+        returns, so a handler waiting for a busy database must not hold the
+        read loop: past the ping timeout the connection would be dropped as
+        dead. Messages are handled one at a time, in order, by `_work`.
+        """
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        if len(self.inbox) >= MAX_INBOX:
+            log.warning(
+                "closing socket of %s=%s: %d messages waiting",
+                self.principal.kind,
+                self.principal.id,
+                len(self.inbox),
+            )
+            self.close_for(1008, "too many messages")
+            return
+        self.inbox.append(raw)
+        if self.worker is None:
+            self.worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        try:
+            while self.inbox:
+                await self.handle(self.inbox.popleft())
+        finally:
+            self.worker = None
+
+    async def handle(self, raw: str | bytes) -> None:
+        """Parse, authorize and act on one client message."""
         if self.ws_connection is None or self.ws_connection.is_closing():
             # Closing (say the session ended): what crosses the close frame on
             # the wire is not acted on.
@@ -226,6 +268,7 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         return message
 
     def on_close(self) -> None:
+        self.inbox.clear()  # nothing more is acted on
         self.platform.hub.detach(self, getattr(self, "topics", ()))
         if hasattr(self, "topics"):  # open() ran: undo what it registered
             self.platform.socket_closed(self)
