@@ -22,6 +22,11 @@ Phases, in order (durations and rates come from the plan's settings):
 5. ``storm``: every officer drops at once and reconnects within 10 s,
    resuming its topic, while alarms keep coming (figure 6).
 
+Against several platform processes (``bench.run --processes N``, the
+plan's ``ports`` and ``nodes``), officer i connects and makes its HTTP calls
+on ``ports[i % N]`` while citizens raise alarms on the first, so that an
+offer reaches half the officers only through the cluster's shared events.
+
 It writes its figures (and, against the platform, the record the floor
 replays) to the plan's ``out`` path.
 """
@@ -39,6 +44,7 @@ import time
 from pathlib import Path
 
 import orjson
+from bson import ObjectId
 from pymongo import AsyncMongoClient
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
@@ -75,6 +81,10 @@ SEEN_DELAY_S = (0.3, 1.5)
 # the officer come closer (settings["watch_s"]) before cancelling, which
 # frees the officer for the next alarm.
 EN_ROUTE_AFTER_S = 1.0
+# With several processes, each tells the others about its connected officers
+# once a second (server.realtime.cluster.PRESENCE_S): wait two of those after
+# everyone connected, or the first alarms would miss the other's officers.
+PRESENCE_WAIT_S = 2.0
 
 
 def now() -> float:
@@ -129,8 +139,12 @@ class Platform:
 
     def __init__(self, plan: dict):
         self.host, self.port = plan["host"], plan["port"]
-        self.http = HttpPool(self.host, self.port)
-        self.base = f"http://{self.host}:{self.port}"
+        # One process unless the plan lists several; the first takes the
+        # citizens (and /healthz), officer i goes to ports[i % N].
+        self.ports = plan.get("ports") or [self.port]
+        self.nodes = plan.get("nodes") or ["A"]
+        self.pools = [HttpPool(self.host, port) for port in self.ports]
+        self.http = self.pools[0]
         self.db = None
         if plan.get("db_uri"):
             self.db = AsyncMongoClient(plan["db_uri"])[plan["db_name"]]
@@ -145,10 +159,16 @@ class Platform:
             headers["X-Real-IP"] = ip
         return headers
 
+    def node_of(self, officer: Officer) -> int:
+        return officer.index % len(self.ports)
+
     def socket_request(self, token: str, index: int, kind: str) -> HTTPRequest:
+        port = self.ports[index % len(self.ports) if kind == "officer" else 0]
+        # The server accepts only its own origin, as a browser would send it.
+        origin = f"http://{self.host}:{port}"
         return HTTPRequest(
-            f"ws://{self.host}:{self.port}/ws",
-            headers={"Cookie": f"jingdi_session={token}", "Origin": self.base},
+            f"ws://{self.host}:{port}/ws",
+            headers={"Cookie": f"jingdi_session={token}", "Origin": origin},
         )
 
     def user_topic(self, officer: Officer) -> str:
@@ -167,13 +187,13 @@ class Platform:
         return status, orjson.loads(raw) if raw else {}
 
     async def claim(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
-        return await self.http.request(
+        return await self.pools[self.node_of(officer)].request(
             "POST", f"/api/alarms/{alarm_id}/claim", b"", self.headers(officer.token)
         )
 
     async def progress(self, officer: Officer, alarm_id: str) -> int:
         body = orjson.dumps({"status": "en_route"})
-        status, _ = await self.http.request(
+        status, _ = await self.pools[self.node_of(officer)].request(
             "POST",
             f"/api/alarms/{alarm_id}/progress",
             body,
@@ -197,11 +217,30 @@ class Platform:
             {"_id": XUANWU}, {"$set": prepare.tenant_settings(officers, wanted)}
         )
 
-    async def lag(self, window_s: float) -> dict:
+    async def lag(self, window_s: float, node: int = 0) -> dict:
         # /healthz keeps two minutes of samples and refuses other windows.
         window_s = min(120.0, max(1.0, window_s))
-        _, raw = await self.http.request("GET", f"/healthz?lag_s={window_s:.0f}")
+        _, raw = await self.pools[node].request("GET", f"/healthz?lag_s={window_s:.0f}")
         return orjson.loads(raw).get("loop_lag_ms", {})
+
+    async def recorded_offers(self, alarm_ids: list[str]) -> dict[str, set[str]]:
+        """Whom the platform itself says it offered each alarm over websocket.
+
+        The `offers` collection holds one record per (alarm, officer) sent,
+        written by the offer round before the raise request is answered;
+        only the first round counts, as figure 1 waits for that round only.
+        """
+        ids = [ObjectId(i) for i in alarm_ids]
+        rounds: dict[str, dict[int, set[str]]] = collections.defaultdict(
+            lambda: collections.defaultdict(set)
+        )
+        cursor = self.db.offers.find(
+            {"alarm_id": {"$in": ids}, "channel": "websocket"},
+            {"alarm_id": 1, "officer_id": 1, "round": 1},
+        )
+        async for offer in cursor:
+            rounds[str(offer["alarm_id"])][offer["round"]].add(offer["officer_id"])
+        return {a: by_round[min(by_round)] for a, by_round in rounds.items()}
 
     async def sizes(self, sizes: dict) -> None:
         pass
@@ -241,6 +280,9 @@ class Floor(Platform):
     async def set_offered(self, officers: int, wanted: int) -> None:
         pass  # Who is offered comes from the platform's record.
 
+    def node_of(self, officer: Officer) -> int:
+        return 0
+
     async def sizes(self, sizes: dict) -> None:
         await self.http.request("POST", "/sizes", orjson.dumps(sizes))
 
@@ -274,6 +316,10 @@ class Simulation:
         self.acks = True
         self.running = True
         self.tasks: set[asyncio.Task] = set()
+        # (seconds since the load started, node) of each officer the server
+        # dropped, to tell a steady leak from one bad moment.
+        self.drops: list[tuple[float, str]] = []
+        self.started = now()
 
     # -- helpers -----------------------------------------------------------
 
@@ -294,8 +340,17 @@ class Simulation:
         if len(sizes) < 200:
             sizes.append(len(raw))
 
+    def server_pids(self) -> list[int]:
+        """Every platform process, the first (with the database) first."""
+        return self.plan.get("server_pids") or [self.plan["server_pid"]]
+
     def cpu(self) -> dict[str, float]:
         pids = {"server": self.plan["server_pid"], "db": self.plan.get("db_pid")}
+        # The other processes by node name ("server B"), beside the first.
+        for name, pid in zip(
+            self.target.nodes[1:], self.server_pids()[1:], strict=True
+        ):
+            pids[f"server {name}"] = pid
         return {k: cpu_seconds(p) for k, p in pids.items() if p}
 
     # -- officers ------------------------------------------------------------
@@ -336,6 +391,14 @@ class Simulation:
             elif kind == "error":
                 self.out["errors"][f"socket error {message.get('reason')}"] += 1
         if officer.conn is conn:
+            # Not closed by the load itself (the storm and the end clear
+            # officer.conn first): the server dropped the officer, which would
+            # otherwise only show as fewer offers.
+            if self.running:
+                reason = f"{conn.close_code} {conn.close_reason}"
+                self.out["errors"][f"officer dropped by the server: {reason}"] += 1
+                node = self.target.nodes[self.target.node_of(officer)]
+                self.drops.append((round(now() - self.started, 1), node))
             officer.conn = None
 
     def on_subscribed(self, officer: Officer, message, resume: bool, at) -> None:
@@ -486,6 +549,12 @@ class Simulation:
         figures["latency"].append(1000 * (last - track.sent_at))
         figures["offered"].append(len(received))
         figures["missing"] += max(0, track.notified - len(received))
+        # Kept for the check against the platform's record (offer_summary).
+        figures["received"][track.id] = {self.officers[i].id for i in received}
+        for i in received:
+            figures["by_node"][
+                self.target.nodes[self.target.node_of(self.officers[i])]
+            ] += 1
         order = sorted(received, key=lambda i: received[i][0])
         if not self.floor_mode:
             sizes = [size for _, size in received.values()]
@@ -498,6 +567,8 @@ class Simulation:
         watching = self.rng.random() < self.settings["watch_fraction"]
         if not await self.raise_and_wait(track, point):
             return
+        figures["raised"].append(track.id)
+        figures["sent_at"][track.id] = track.sent_at
         if watching:
             self.spawn(self.watch(track, track.number))
         order = self.offer_figures(track, figures)
@@ -550,15 +621,18 @@ class Simulation:
     # -- phases ----------------------------------------------------------------
 
     async def phase_connect(self) -> None:
-        pid = self.plan["server_pid"]
+        pids = self.server_pids()
         await asyncio.sleep(1.0)
-        before = rss_bytes(pid)
+        # With several processes, what they all grew by, over every officer.
+        before = sum(rss_bytes(pid) for pid in pids)
         started = now()
         await self.connect_all()
         connect_s = now() - started
         # Let allocations settle (handshake buffers freed, pings started).
         await asyncio.sleep(3.0)
-        after = rss_bytes(pid)
+        after = sum(rss_bytes(pid) for pid in pids)
+        if len(pids) > 1:
+            await asyncio.sleep(PRESENCE_WAIT_S)
         self.out["memory"] = {
             "rss_before": before,
             "rss_after": after,
@@ -570,15 +644,61 @@ class Simulation:
             self.spawn(self.report_positions(officer))
 
     def new_figures(self) -> dict:
-        return {"latency": [], "offered": [], "missing": 0, "no offers": 0}
-
-    def offer_summary(self, figures: dict) -> dict:
         return {
+            "latency": [],
+            "offered": [],
+            "missing": 0,
+            "no offers": 0,
+            "raised": [],
+            "sent_at": {},
+            "received": {},
+            "by_node": collections.Counter(),
+        }
+
+    async def offer_summary(self, figures: dict) -> dict:
+        out = {
             "alarm_to_offers_ms": summary(figures["latency"]),
             "offered": summary(figures["offered"]),
             "missing_offers": figures["missing"],
             "alarms_without_offers": figures["no offers"],
+            "offers_by_node": dict(figures["by_node"]),
         }
+        if self.floor_mode or self.target.db is None:
+            return out
+        # The platform's count of whom it notified (officers_notified) could
+        # itself be wrong, e.g. if it counted an officer on another process
+        # that the event never reached. So missing offers are what its own
+        # record says it sent over websocket that no officer received
+        # within the wait, however many it claimed to have notified.
+        expected = await self.target.recorded_offers(figures["raised"])
+        unexpected = 0
+        missing_by_node: collections.Counter = collections.Counter()
+        late_ms = []
+        for alarm_id in figures["raised"]:
+            sent = expected.get(alarm_id, set())
+            got = figures["received"].get(alarm_id, set())
+            unexpected += len(got - sent)
+            # Frames that came after the wait are still collected under the
+            # alarm (on_event); telling late from lost says where to look.
+            after = self.offers.pop(alarm_id, {})
+            for officer_id in sent - got:
+                officer = self.by_id.get(officer_id)
+                if officer is None:  # Not one of ours: no simulated client.
+                    missing_by_node["not simulated"] += 1
+                    continue
+                missing_by_node[self.target.nodes[self.target.node_of(officer)]] += 1
+                if officer.index in after:
+                    at = after[officer.index][0]
+                    late_ms.append(1000 * (at - figures["sent_at"][alarm_id]))
+        out["missing_vs_notified"] = figures["missing"]
+        out["missing_offers"] = sum(missing_by_node.values())
+        out["missing_by_node"] = dict(missing_by_node)
+        # Of the missing, those that did arrive, after OFFER_WAIT_S.
+        out["missing_late_ms"] = summary(late_ms)
+        out["offers_recorded"] = sum(len(v) for v in expected.values())
+        # Offers received that the record does not hold: none should be.
+        out["offers_not_recorded"] = unexpected
+        return out
 
     async def phase_steady(self) -> None:
         seconds = self.settings["steady_s"]
@@ -588,13 +708,18 @@ class Simulation:
         await self.alarms_at_rate("steady", seconds, figures)
         elapsed = now() - started
         self.out["steady"] = {
-            **self.offer_summary(figures),
+            **await self.offer_summary(figures),
             "position_to_citizen_ms": summary(self.position_latency),
             "positions_per_s": round((self.positions_sent - sent) / elapsed),
             "cpu_pct": self.cpu_pct(cpu, elapsed),
             "loop_lag_ms": await self.target.lag(elapsed),
             "seconds": round(elapsed, 1),
         }
+        if len(self.target.pools) > 1:
+            self.out["steady"]["loop_lag_ms_by_node"] = {
+                name: await self.target.lag(elapsed, node)
+                for node, name in enumerate(self.target.nodes)
+            }
 
     def cpu_pct(self, before: dict, elapsed: float) -> dict:
         after = self.cpu()
@@ -622,7 +747,7 @@ class Simulation:
         }
         self.interval = 4.0
         await alarms
-        self.out["ingest"].update(self.offer_summary(figures))
+        self.out["ingest"].update(await self.offer_summary(figures))
 
     async def phase_race(self) -> None:
         self.acks = False  # See bench/README.md: claims only, to fit the run.
@@ -720,7 +845,7 @@ class Simulation:
         await alarms
         elapsed = now() - dropped_at
         self.out["storm"] = {
-            **self.offer_summary(figures),
+            **await self.offer_summary(figures),
             "all_back_s": round(max(returns), 2) if returns else None,
             "back_s": summary([1000 * r for r in returns]),
             "not_back": sum(1 for o in self.officers if o.back_at is None),
@@ -744,6 +869,7 @@ class Simulation:
         used = times.user + times.system - load_cpu.user - load_cpu.system
         self.out["load_cpu_pct"] = round(100 * used / (now() - started), 1)
         self.out["errors"] = dict(self.out["errors"])
+        self.out["officers_dropped"] = self.drops
         sizes = self.new_record.pop("sizes")
         self.new_record["sizes"] = {
             k: int(statistics.median(v)) for k, v in sizes.items() if v

@@ -11,6 +11,14 @@
 4. Prints the table of figures against their targets and floor ratios and
    writes everything to ``bench/results/<date>.json``.
 
+With ``--processes N`` (N > 1) it measures figure 1 only, across N platform
+processes in cluster mode (server.realtime.cluster) on one database: the
+first as above (``--demo``, its embedded database), the others on that
+database, officers spread across them, citizens on the first. Only the
+connect and steady phases run, and no floor (it has no processes to
+spread). ``--compare`` runs the same with one process first, for a table
+of both side by side.
+
 See bench/README.md for what each figure means.
 """
 
@@ -105,7 +113,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", metavar="PATH", help="JSON results file")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="platform processes in cluster mode; N > 1 measures figure 1 only",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="figure 1 with one process, then with N (--processes, default 2)",
+    )
+    args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.compare and args.processes == 1:
+        args.processes = 2
+    return args
 
 
 # -- processes -----------------------------------------------------------------
@@ -182,44 +207,91 @@ def run_load(plan: dict, work: Path, name: str) -> dict:
 # -- the two runs ----------------------------------------------------------------
 
 
-def run_platform(settings: dict, work: Path) -> tuple[dict, dict]:
-    port, db_port = free_port(), free_port()
-    log_path = work / "platform.log"
-    with log_path.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "run.py", "--demo"],
+def node_name(number: int) -> str:
+    return chr(ord("A") + number)
+
+
+def _cluster_environment(node: str) -> dict[str, str]:
+    # Named explicitly on every node: they must all use the one database
+    # that prepare() fills.
+    return {
+        "JINGDI_REALTIME_CLUSTER": "true",
+        "JINGDI_REALTIME_NODE": node,
+        "JINGDI_DATABASE_NAME": DATABASE,
+    }
+
+
+def _start(work: Path, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    with (work / f"{name}.log").open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "run.py", *args],
             cwd=ROOT,
-            env=_environment(work / "data", port, db_port),
+            env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=_pinned(SERVER_CORE),
         )
+
+
+def run_platform(
+    settings: dict, work: Path, processes: int = 1, name: str = "platform"
+) -> tuple[dict, dict]:
+    """Run the load against the platform; with ``processes`` > 1, a cluster.
+
+    The first process is started as for a single one (``--demo``, its own
+    embedded database); each other one gets a data directory and port of
+    its own and that database's URI, and all are pinned to the server core,
+    so that the run measures the cost of going between processes rather
+    than the gain of more cores.
+    """
+    port, db_port = free_port(), free_port()
+    uri = f"mongodb://127.0.0.1:{db_port}/?directConnection=true"
+    env = _environment(work / f"{name}-data", port, db_port)
+    if processes > 1:
+        env.update(_cluster_environment(node_name(0)))
+    servers = [_start(work, name, ["--demo"], env)]
+    ports = [port]
     try:
-        wait_healthy(port, server)
-        uri = f"mongodb://127.0.0.1:{db_port}/?directConnection=true"
+        wait_healthy(port, servers[0])
+        for number in range(1, processes):
+            node = node_name(number)
+            ports.append(free_port())
+            env = _environment(work / f"{name}-{node}-data", ports[-1], 0)
+            del env["JINGDI_DATABASE_EMBEDDED_PORT"]
+            env.update(_cluster_environment(node))
+            env["JINGDI_DATABASE_URI"] = uri
+            servers.append(_start(work, f"{name}-{node}", [], env))
         alarms = _alarms_expected(settings)
         started = time.monotonic()
         roster = prepare.prepare(
             uri, DATABASE, settings["officers"], alarms, settings["seed"]
         )
         log.warning("prepared accounts in %.1fs", time.monotonic() - started)
-        db_pids = [p for p in children(server.pid) if _is_database(p)]
+        for server, server_port in zip(servers[1:], ports[1:], strict=True):
+            wait_healthy(server_port, server)
+        db_pids = [p for p in children(servers[0].pid) if _is_database(p)]
         plan = {
             "mode": "platform",
             "host": "127.0.0.1",
             "port": port,
-            "server_pid": server.pid,
+            "server_pid": servers[0].pid,
             "db_pid": db_pids[0] if db_pids else None,
             "db_uri": uri,
             "db_name": DATABASE,
             "roster": roster,
             "settings": settings,
         }
-        out = run_load(plan, work, "platform")
+        if processes > 1:
+            plan["ports"] = ports
+            plan["nodes"] = [node_name(n) for n in range(processes)]
+            plan["server_pids"] = [s.pid for s in servers]
+        out = run_load(plan, work, name)
         out["race_check"] = check_races(uri, out.get("race", {}))
         return out, roster
     finally:
-        stop(server)
+        # The others first: the first holds the database they use.
+        for server in reversed(servers):
+            stop(server)
 
 
 def _alarms_expected(settings: dict) -> int:
@@ -425,6 +497,108 @@ def cpu_model() -> str:
     return machine.processor() or "unknown"
 
 
+def machine_info() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "python": machine.python_version(),
+        "pinning": pinning(),
+    }
+
+
+def figure_one(processes: int, run: dict) -> dict:
+    """Figure 1 of one run, with what shows whether every offer arrived."""
+    steady = run.get("steady") or {}
+    latency = steady.get("alarm_to_offers_ms") or {}
+    return {
+        "processes": processes,
+        "alarms": latency.get("n"),
+        "p50_ms": latency.get("p50"),
+        "p99_ms": latency.get("p99"),
+        "max_ms": latency.get("max"),
+        "offered_p50": (steady.get("offered") or {}).get("p50"),
+        "offers_recorded": steady.get("offers_recorded"),
+        "missing_offers": steady.get("missing_offers"),
+        "missing_by_node": steady.get("missing_by_node") or {},
+        "missing_late_ms": steady.get("missing_late_ms"),
+        "offers_not_recorded": steady.get("offers_not_recorded"),
+        "alarms_without_offers": steady.get("alarms_without_offers"),
+        "offers_by_node": steady.get("offers_by_node") or {},
+        "cpu_pct": steady.get("cpu_pct"),
+        "errors": run.get("errors"),
+    }
+
+
+def figure_one_table(entries: list[dict]) -> str:
+    def text(value):
+        if value is None:
+            return "-"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    lines = [
+        "| processes | alarms | p50 (ms) | p99 (ms) | max (ms) | offered p50 "
+        "| missing offers (per node) | offers received per node |",
+        "|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for e in entries:
+        nodes = ", ".join(f"{k} {v}" for k, v in sorted(e["offers_by_node"].items()))
+        lost = ", ".join(f"{k} {v}" for k, v in sorted(e["missing_by_node"].items()))
+        missing = text(e["missing_offers"]) + (f" ({lost})" if lost else "")
+        lines.append(
+            f"| {e['processes']} | {text(e['alarms'])} | {text(e['p50_ms'])} | "
+            f"{text(e['p99_ms'])} | {text(e['max_ms'])} | "
+            f"{text(e['offered_p50'])} | {missing} | {nodes} |"
+        )
+    return "\n".join(lines)
+
+
+def main_processes(args: argparse.Namespace, settings: dict) -> int:
+    """Figure 1 with ``--processes`` N (and one process first, ``--compare``)."""
+    # Only what figure 1 needs: the others either measure one process (CPU,
+    # memory) or need more care across processes than they would tell.
+    settings["phases"] = ["connect", "steady"]
+    counts = ([1] if args.compare else []) + [args.processes]
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="jingdi-bench-"))
+    runs = {}
+    try:
+        for processes in counts:
+            name = "platform" if processes == 1 else f"platform-{processes}p"
+            out, _ = run_platform(settings, work, processes, name)
+            out.pop("record", None)
+            runs[str(processes)] = out
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+    entries = [figure_one(int(n), run) for n, run in runs.items()]
+    stamp = dt.datetime.now(dt.UTC)
+    result = {
+        "date": stamp.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": settings,
+        "processes": args.processes,
+        "targets": {"alarm_to_offers_p99_ms": TARGETS["alarm_to_offers_p99_ms"]},
+        "figure_1": entries,
+        "runs": runs,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
+    out = Path(args.out) if args.out else RESULTS / f"{stamp:%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(
+        f"\nJingdi benchmark, figure 1 (alarm to offers), {stamp:%Y-%m-%d %H:%M} "
+        f"UTC, {os.cpu_count()} CPUs ({cpu_model()}), {settings['officers']} "
+        f"officers spread over the processes; {pinning()}\n"
+    )
+    print(figure_one_table(entries))
+    for entry in entries:
+        print(f"\nerrors, {entry['processes']} process(es): {entry['errors']}")
+    print(f"results: {out} ({result['duration_s']:.0f}s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s")
@@ -433,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
         settings["officers"] = args.officers
     if args.race_alarms:
         settings["race"] = dict.fromkeys(settings["race"], args.race_alarms)
+    if args.processes > 1:
+        return main_processes(args, settings)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="jingdi-bench-"))
     try:
@@ -451,12 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC)
     result = {
         "date": stamp.isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu_model": cpu_model(),
-            "python": machine.python_version(),
-            "pinning": pinning(),
-        },
+        "machine": machine_info(),
         "settings": settings,
         "targets": TARGETS,
         "figures": rows,
