@@ -776,21 +776,9 @@ class RoomService:
 
     def _cut_off(self, room: dict, user_id: str) -> None:
         """Unsubscribe a removed member's sockets and tell them why."""
-        name = topic(room["_id"])
-        stream = self.hub.streams.get(name)
         payload = {"room_id": str(room["_id"])}
-        for socket in list(stream.subscribers if stream else ()):
-            if socket.principal.id == user_id:
-                socket.send(
-                    {
-                        "type": "event",
-                        "topic": name,
-                        "event": "room.removed",
-                        "payload": payload,
-                    }
-                )
-                self.hub.unsubscribe(socket, name)
-                socket.topics.discard(name)
+        # On every process: the member may follow the room from any of them.
+        self.hub.drop(topic(room["_id"]), user_id, "room.removed", payload)
         self.hub.publish(f"user:{user_id}", "room.removed", payload)
         self.announce_presence(room["_id"])
 

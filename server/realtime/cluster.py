@@ -30,13 +30,12 @@ and shares through the database what the others need:
   by an atomic update (the alarm's move out of ``offering``, the round's
   ``next_round_at``, the muster's end), so it happens exactly once however
   many nodes see it, and a node that dies leaves its deadlines to the rest.
-- **Revocations.** A session ended on one node closes its sockets on all.
+- **Revocations.** A session ended on one node closes its sockets on all,
+  and a member removed from a room (or whose grant ended) is unsubscribed
+  from it on every node (`Hub.drop`).
 
 Not shared: a room's live presence list (who has the room open) counts the
-room's followers on the node that announces it, and cutting an expert's open
-room socket when a grant ends or a member is removed happens on the node
-that made the change (the next message the socket sends is refused anyway,
-since membership is checked on every message).
+room's followers on the node that announces it.
 """
 
 from __future__ import annotations
@@ -85,22 +84,28 @@ class Cluster:
         self.platform = platform
         self.hub = platform.hub
         self.presence = platform.presence
-        self._events: list[dict] = []
-        self._controls: list[dict] = []
+        # Events and controls in the order they happened here: a member
+        # dropped from a room must not get the room's next event elsewhere.
+        self._items: list[dict] = []
         self._flush_scheduled = False
         self.heard: dict[str, float] = {}
         self._tasks: list[asyncio.Task] = []
         self._last_full = 0.0
         self._token = None
         self._token_dirty = False
-        # How many batches came in, for the log and the tests.
+        # How many batches came in, and how many of them were written while
+        # this node was away (replayed from the resume token).
         self.received = 0
+        self.replayed = 0
+        self._reported = False
+        self.started_at = now()
 
     # -- starting and stopping ---------------------------------------------------
 
     async def start(self) -> None:
         saved = await self.db.cluster_nodes.find_one({"_id": self.node})
         self._token = (saved or {}).get("resume_token")
+        self._token_was_saved = self._token is not None
         self.presence.changed = set()
         self.hub.cluster = self
         await self.db.cluster_nodes.update_one(
@@ -139,12 +144,12 @@ class Cluster:
 
     def forward(self, topic: str, event: str, payload: bytes) -> None:
         """An event published here (its payload as JSON): send it to the others."""
-        self._events.append({"t": topic, "e": event, "p": payload.decode()})
+        self._items.append({"t": topic, "e": event, "p": payload.decode()})
         self._schedule()
 
     def control(self, kind: str, data, to: str | None = None) -> None:
         """A message for the other nodes (or one of them) to act on."""
-        self._controls.append({"k": kind, "d": data, "to": to})
+        self._items.append({"k": kind, "d": data, "to": to})
         self._schedule()
 
     def _schedule(self) -> None:
@@ -159,16 +164,10 @@ class Cluster:
         task.add_done_callback(_log_failure)
 
     async def _flush(self, presence: list | None = None, gone=()) -> None:
-        events, self._events = self._events, []
-        controls, self._controls = self._controls, []
-        if not events and not controls and presence is None:
+        items, self._items = self._items, []
+        if not items and presence is None:
             return
-        doc = {
-            "origin": self.node,
-            "at": now(),
-            "events": events,
-            "controls": controls,
-        }
+        doc = {"origin": self.node, "at": now(), "items": items}
         if presence is not None:
             doc["presence"] = presence
             doc["gone"] = list(gone)
@@ -204,6 +203,13 @@ class Cluster:
             self.control("patch", patch, to=patch.pop("to"))
         # Always written: it is also this node's heartbeat.
         await self._flush(presence=here, gone=gone)
+        if not self._reported and self._token_was_saved:
+            self._reported = True
+            log.info(
+                "cluster node %s resumed: %d batches written while it was away",
+                self.node,
+                self.replayed,
+            )
         await self._bury_the_dead()
         if self._token_dirty:
             await self._save_token()
@@ -277,11 +283,16 @@ class Cluster:
         origin = batch["origin"]
         self.heard[origin] = time.monotonic()
         self.received += 1
-        for item in batch.get("events", ()):
-            self.hub.publish_here(item["t"], item["e"], orjson.Fragment(item["p"]))
-        for control in batch.get("controls", ()):
-            if control.get("to") in (None, self.node):
-                self._act(control["k"], control["d"])
+        written = batch["at"]
+        if written.tzinfo is None:
+            written = written.replace(tzinfo=dt.UTC)
+        if written < self.started_at:
+            self.replayed += 1
+        for item in batch.get("items", ()):
+            if "t" in item:
+                self.hub.publish_here(item["t"], item["e"], orjson.Fragment(item["p"]))
+            elif item.get("to") in (None, self.node):
+                self._act(item["k"], item["d"])
         for snapshot in batch.get("presence", ()):
             self.presence.apply_remote(origin, snapshot)
         for officer_id in batch.get("gone", ()):
@@ -290,6 +301,8 @@ class Cluster:
     def _act(self, kind: str, data) -> None:
         if kind == "revoke":
             self.hub.revoke_sessions(set(data), forward=False)
+        elif kind == "drop":
+            self.hub.drop(data["topic"], data["user"], data["e"], data["p"], False)
         elif kind == "patch":
             state = self.presence.officers.get(data["id"])
             if state is not None and state.node is None:

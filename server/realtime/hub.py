@@ -168,6 +168,30 @@ class Hub:
         if stream is not None:
             stream.subscribers.discard(subscriber)
 
+    def drop(
+        self, topic: str, user_id: str, event: str, payload: Any, forward: bool = True
+    ) -> int:
+        """Unsubscribe a user's sockets from ``topic``, telling each ``event``
+        (say a member removed from a room), in every process unless
+        ``forward`` is false. Returns how many sockets here were dropped."""
+        if forward and self.cluster is not None:
+            self.cluster.control(
+                "drop", {"topic": topic, "user": user_id, "e": event, "p": payload}
+            )
+        stream = self.streams.get(topic)
+        frame = dumps_text(
+            {"type": "event", "topic": topic, "event": event, "payload": payload}
+        )
+        dropped = 0
+        for subscriber in list(stream.subscribers if stream else ()):
+            principal = getattr(subscriber, "principal", None)
+            if principal is not None and principal.id == user_id:
+                subscriber.send_frame(frame)
+                stream.subscribers.discard(subscriber)
+                getattr(subscriber, "topics", set()).discard(topic)
+                dropped += 1
+        return dropped
+
     def attach(self, subscriber: Subscriber) -> None:
         self.connections.add(subscriber)
 
