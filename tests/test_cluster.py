@@ -284,6 +284,7 @@ async def test_a_killed_process_leaves_its_claim_window_to_the_other(nodes):
         {"alarm_id": ObjectId(later), "officer_id": officer_id}
     )
     assert offer is not None and offer["channel"] == "stored"
+    officer.close_sockets()
 
 
 async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(nodes):
