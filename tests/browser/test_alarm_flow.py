@@ -193,3 +193,26 @@ async def test_a_citizen_alarm_is_claimed_by_one_officer_and_followed_to_the_end
     assert stored["rating"]["stars"] == 5
     for problems in (citizen_problems, officer_a[1], officer_b[1]):
         assert problems.unexpected() == []
+
+
+async def test_the_claiming_officer_sees_the_callers_phone_on_the_job(
+    browser, live_server
+):
+    """A citizen who left a number: the officer who claims the alarm gets a
+    tel: link to it on the job screen (and nothing before the claim)."""
+    from tests.test_alarms import SCENE, raise_alarm
+    from tests.test_privacy import PHONE, citizen_with_phone
+
+    await open_all_day(live_server)
+    spot = {"longitude": SCENE[0] + 0.001, "latitude": SCENE[1]}
+    page, problems, _ = await officer_on_duty(browser, live_server, spot)
+    status, body = await raise_alarm(await citizen_with_phone(live_server))
+    assert status == 201, body
+    await expect(page.locator("#offer-overlay")).to_be_visible()
+    assert PHONE not in await page.content()
+    await page.locator("#offer-claim").click()
+    await expect(page.locator("#job")).to_be_visible()
+    link = page.locator("#job-phone")
+    await expect(link).to_have_text(PHONE)
+    assert await link.get_attribute("href") == f"tel:{PHONE}"
+    assert problems.unexpected() == []
