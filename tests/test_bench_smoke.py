@@ -25,17 +25,22 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 480
 
 
-@pytest.fixture(scope="module")
-def result(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("bench") / "quick.json"
+def bench(tmp_path_factory, name: str, *options: str) -> dict:
+    """Run ``python -m bench.run --quick`` with ``options``; its JSON."""
+    out = tmp_path_factory.mktemp("bench") / f"{name}.json"
     subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", *options, "--out", str(out)],
         cwd=ROOT,
         check=True,
         timeout=RUN_TIMEOUT_S,
         stdout=subprocess.DEVNULL,
     )
     return orjson.loads(out.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    return bench(tmp_path_factory, "quick")
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
@@ -90,26 +95,9 @@ CLUSTER_OFFICERS = 200
 
 @pytest.fixture(scope="module")
 def cluster_result(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("bench") / "two.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--processes",
-            "2",
-            "--officers",
-            str(CLUSTER_OFFICERS),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        timeout=RUN_TIMEOUT_S,
-        stdout=subprocess.DEVNULL,
+    return bench(
+        tmp_path_factory, "two", "--processes", "2", "--officers", str(CLUSTER_OFFICERS)
     )
-    return orjson.loads(out.read_bytes())
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)

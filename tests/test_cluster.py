@@ -18,9 +18,9 @@ import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from tests.conftest import T1_TERRITORY, _cached_hash
 from tests.helpers import ApiClient
-from tests.test_alarms import ALL_DAY, SCENE
+from tests.outside import add_account, citizen, raise_at_scene, seed_tenant, signed_in
+from tests.test_alarms import SCENE
 from tests.test_embedded import DEADLINE_S
 from tests.test_run import launch  # noqa: F401 - the fixture
 
@@ -52,48 +52,18 @@ class Nodes:
         return f"http://127.0.0.1:{self.processes[node].port}"
 
     async def seed(self, claim_window_s: int, officers: int) -> list[str]:
-        await self.db.tenants.insert_one(
-            {
-                "_id": "t1",
-                "name": "Tenant t1",
-                "kind": "police_district",
-                "timezone": "Asia/Shanghai",
-                "territory": T1_TERRITORY,
-                "settings": {
-                    "service_hours": ALL_DAY,
-                    "claim_window_s": claim_window_s,
-                },
-            }
-        )
-        names = []
-        for n in range(officers):
-            username = f"cluster-officer-{n}"
-            self.passwords[username] = secrets.token_urlsafe(12)
-            await self.db.users.insert_one(
-                {
-                    "_id": ObjectId(),
-                    "tenant_id": "t1",
-                    "username": username,
-                    "name": f"Officer {n}",
-                    "roles": ["officer"],
-                    "password_hash": _cached_hash(self.passwords[username]),
-                    "disabled": False,
-                    "duty": "off",
-                    "created_at": dt.datetime.now(dt.UTC),
-                }
+        """Tenant t1 and ``officers`` officer accounts (off duty); their names."""
+        await seed_tenant(self.db, claim_window_s)
+        names = [f"cluster-officer-{n}" for n in range(officers)]
+        for username in names:
+            _, self.passwords[username] = await add_account(
+                self.db, username, ["officer"], duty="off"
             )
-            names.append(username)
         return names
 
     async def officer(self, node: str, username: str, lon: float, lat: float):
         """Signed in on ``node``, on duty, connected there, at (lon, lat)."""
-        client = ApiClient(self.url(node))
-        status, body = await client.post(
-            "/api/auth/login",
-            {"username": username, "password": self.passwords[username]},
-        )
-        assert status == 200, body
-        client.user = body["user"]
+        client = await signed_in(self.url(node), username, self.passwords[username])
         assert (await client.post("/api/officer/duty", {"duty": "on"}))[0] == 200
         socket = await client.websocket()
         await socket.receive_type("welcome")
@@ -107,36 +77,11 @@ class Nodes:
     async def staff(self, node: str, role: str) -> ApiClient:
         """A new account with ``role``, signed in on ``node``."""
         username = f"cluster-{role}-{secrets.token_hex(3)}"
-        password = secrets.token_urlsafe(12)
-        await self.db.users.insert_one(
-            {
-                "_id": ObjectId(),
-                "tenant_id": "t1",
-                "username": username,
-                "name": f"{role} {username}",
-                "roles": [role],
-                "password_hash": _cached_hash(password),
-                "disabled": False,
-                "created_at": dt.datetime.now(dt.UTC),
-            }
-        )
-        client = ApiClient(self.url(node))
-        status, body = await client.post(
-            "/api/auth/login", {"username": username, "password": password}
-        )
-        assert status == 200, body
-        client.user = body["user"]
-        return client
+        _, password = await add_account(self.db, username, [role])
+        return await signed_in(self.url(node), username, password)
 
     async def citizen(self, node: str) -> ApiClient:
-        client = ApiClient(self.url(node))
-        _, terms = await client.get("/api/terms")
-        status, body = await client.post(
-            "/api/citizen/session",
-            {"accept_terms": True, "terms_version": terms["version"]},
-        )
-        assert status == 200, body
-        return client
+        return await citizen(self.url(node))
 
     async def known_to_others(self, node: str, officer_ids: list[str]) -> None:
         """Wait until ``node`` has sent presence naming these officers (the
@@ -173,14 +118,6 @@ async def next_event(socket, name: str) -> dict:
             message = await socket.receive_type("event")
             if message["event"] == name:
                 return message["payload"]
-
-
-async def raise_at_scene(citizen: ApiClient) -> str:
-    status, body = await citizen.post(
-        "/api/alarms", {"category": "noise", "lon": SCENE[0], "lat": SCENE[1]}
-    )
-    assert status == 201, body
-    return body["alarm"]["id"]
 
 
 async def test_offers_claims_and_positions_cross_the_two_processes(nodes):

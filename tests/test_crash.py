@@ -21,9 +21,9 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from tornado.httpclient import HTTPClientError
 
-from tests.conftest import T1_TERRITORY, _cached_hash
 from tests.helpers import ApiClient
-from tests.test_alarms import ALL_DAY, SCENE
+from tests.outside import add_account, citizen, raise_at_scene, seed_tenant, signed_in
+from tests.test_alarms import SCENE
 from tests.test_embedded import DEADLINE_S
 from tests.test_run import launch  # noqa: F401 - the fixture
 
@@ -67,56 +67,24 @@ class Crashable:
     async def seed(self, claim_window_s: int) -> str:
         """Tenant t1, open all day, and one officer on duty at the scene
         (not connected: found by the stored position); the officer's id."""
-        await self.db.tenants.insert_one(
-            {
-                "_id": "t1",
-                "name": "Tenant t1",
-                "kind": "police_district",
-                "timezone": "Asia/Shanghai",
-                "territory": T1_TERRITORY,
-                "settings": {
-                    "service_hours": ALL_DAY,
-                    "claim_window_s": claim_window_s,
-                },
-            }
+        await seed_tenant(self.db, claim_window_s)
+        at = dt.datetime.now(dt.UTC)
+        officer_id, self.password = await add_account(
+            self.db,
+            "crash-officer",
+            ["officer"],
+            duty="on",
+            position={"type": "Point", "coordinates": list(SCENE)},
+            position_at=at,
+            away_at=at,
         )
-        self.password = secrets.token_urlsafe(12)
-        officer_id = ObjectId()
-        await self.db.users.insert_one(
-            {
-                "_id": officer_id,
-                "tenant_id": "t1",
-                "username": "crash-officer",
-                "name": "Officer Crash",
-                "roles": ["officer"],
-                "password_hash": _cached_hash(self.password),
-                "disabled": False,
-                "duty": "on",
-                "position": {"type": "Point", "coordinates": list(SCENE)},
-                "position_at": dt.datetime.now(dt.UTC),
-                "away_at": dt.datetime.now(dt.UTC),
-                "created_at": dt.datetime.now(dt.UTC),
-            }
-        )
-        return str(officer_id)
+        return officer_id
 
     async def citizen(self) -> ApiClient:
-        client = ApiClient(self.url)
-        _, terms = await client.get("/api/terms")
-        status, body = await client.post(
-            "/api/citizen/session",
-            {"accept_terms": True, "terms_version": terms["version"]},
-        )
-        assert status == 200, body
-        return client
+        return await citizen(self.url)
 
     async def officer(self) -> ApiClient:
-        client = ApiClient(self.url)
-        status, body = await client.post(
-            "/api/auth/login", {"username": "crash-officer", "password": self.password}
-        )
-        assert status == 200, body
-        return client
+        return await signed_in(self.url, "crash-officer", self.password)
 
     async def alarm(self, alarm_id: str) -> dict:
         return await self.db.alarms.find_one({"_id": ObjectId(alarm_id)})
@@ -184,11 +152,7 @@ async def test_killed_between_the_claim_and_its_answer(crashable):
     officer_id = await crashable.seed(claim_window_s=120)
     crashable.start()
     person = await crashable.citizen()
-    status, raised = await person.post(
-        "/api/alarms", {"category": "noise", "lon": SCENE[0], "lat": SCENE[1]}
-    )
-    assert status == 201, raised
-    alarm_id = raised["alarm"]["id"]
+    alarm_id = await raise_at_scene(person)
     assert officer_id in (await crashable.alarm(alarm_id))["offered"]
     officer = await crashable.officer()
 
@@ -226,11 +190,7 @@ async def test_killed_during_the_claim_window_escalates_once_after_the_restart(
     await crashable.seed(claim_window_s=2)
     crashable.start()
     person = await crashable.citizen()
-    status, raised = await person.post(
-        "/api/alarms", {"category": "noise", "lon": SCENE[0], "lat": SCENE[1]}
-    )
-    assert status == 201, raised
-    alarm_id = raised["alarm"]["id"]
+    alarm_id = await raise_at_scene(person)
     crashable.kill()
     stored = await crashable.alarm(alarm_id)
     assert stored["status"] == "offering"
