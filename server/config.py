@@ -71,6 +71,13 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             "How long a request waits for an unreachable database before it "
             "fails with 503.",
         ),
+        "answer_timeout_ms": Setting(
+            int,
+            60000,
+            "How long one database operation waits for the server's answer "
+            "(socketTimeoutMS): a server that took a request and went silent "
+            "becomes an error instead of a request that never ends.",
+        ),
         "embedded_port": Setting(
             int, 0, "Port of the embedded server; 0 picks a free one."
         ),
@@ -361,6 +368,7 @@ def _check(values: dict) -> None:
         ("realtime", "max_message_bytes"),
         ("realtime", "max_pending_frames"),
         ("database", "timeout_ms"),
+        ("database", "answer_timeout_ms"),
         ("push", "max_concurrent_sends"),
     ]:
         if values[section][key] <= 0:

@@ -26,7 +26,10 @@ def connect(uri: str, config: Config) -> AsyncMongoClient:
     """A client with majority writes and retryable writes.
 
     ``timeout_ms`` bounds how long an operation waits for an unreachable
-    server, so a database outage turns into a fast 503 instead of a hang.
+    server, so a database outage turns into a fast 503 instead of a hang;
+    ``answer_timeout_ms`` bounds the wait for the answer of a server that
+    took the request and went silent. It stays well above the change
+    streams' one-second await, so a quiet stream is never cut.
     """
     timeout = config.database.timeout_ms
     return AsyncMongoClient(
@@ -36,6 +39,7 @@ def connect(uri: str, config: Config) -> AsyncMongoClient:
         retryReads=True,
         serverSelectionTimeoutMS=timeout,
         connectTimeoutMS=timeout,
+        socketTimeoutMS=config.database.answer_timeout_ms,
         tz_aware=True,
         appname="jingdi",
     )

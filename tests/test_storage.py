@@ -1,7 +1,10 @@
 """Indexes: geo, unique and TTL, created idempotently at start-up."""
 
+import asyncio
+from urllib.parse import urlsplit
+
 import pytest
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, NetworkTimeout
 
 from server import storage
 
@@ -51,3 +54,69 @@ async def test_tenant_collection_cannot_see_or_touch_other_tenants(db):
     assert await mine.find_one({"_id": "a", "tenant_id": "t1"}) is None
     await mine.insert_one({"_id": "b", "tenant_id": "t1", "name": "B"})
     assert (await db.stations.find_one({"_id": "b"}))["tenant_id"] == "t2"
+
+
+class SilentProxy:
+    """A TCP relay to the test database that can stop passing answers on.
+
+    It stands for a database server that took a request and went quiet (a
+    stuck process, a half-dead network path): requests still go through,
+    answers are swallowed.
+    """
+
+    def __init__(self, host: str, port: int):
+        self.upstream = (host, port)
+        self.silent = False
+        self.server = None
+        self.writers = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader, writer):
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        self.writers += [writer, up_writer]
+
+        async def pump(source, sink, answers):
+            while data := await source.read(65536):
+                if not (answers and self.silent):
+                    sink.write(data)
+                    await sink.drain()
+
+        await asyncio.gather(
+            pump(reader, up_writer, False),
+            pump(up_reader, writer, True),
+            return_exceptions=True,
+        )
+        for w in (writer, up_writer):
+            w.close()
+
+    async def close(self):
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+        await self.server.wait_closed()
+
+
+async def test_a_silent_database_fails_the_operation_instead_of_hanging(config):
+    parts = urlsplit(config.database.uri)
+    proxy = SilentProxy(parts.hostname, parts.port)
+    port = await proxy.start()
+    quick = config.replace(database={"answer_timeout_ms": 300})
+    client = storage.connect(
+        f"mongodb://127.0.0.1:{port}/?directConnection=true", quick
+    )
+    try:
+        collection = client[config.database.name].probe
+        await collection.insert_one({"_id": 1})
+        proxy.silent = True
+        # The bound is there so that a regression fails here instead of
+        # hanging the run; the operation itself gives up after 0.3 s.
+        with pytest.raises(NetworkTimeout):
+            await asyncio.wait_for(collection.find_one({"_id": 1}), 20)
+        proxy.silent = False
+        assert await collection.find_one({"_id": 1}) == {"_id": 1}
+    finally:
+        await client.close()
+        await proxy.close()
