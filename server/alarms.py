@@ -19,9 +19,12 @@ stuck in ``offering``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import zoneinfo
+from collections import OrderedDict
 from typing import Any
 
 from bson import ObjectId
@@ -66,6 +69,9 @@ MAX_IDEMPOTENCY_KEY = 64
 RECENT = 10  # a citizen's page shows their latest few alarms
 MAX_OPEN = 500  # far above a district's open alarms; bounds a runaway query
 MAX_SUGGESTIONS = 20  # a commander picks from a short list
+# Alarms whose offer is over that a process remembers for claim races: far
+# more than are ever being claimed at once.
+SETTLED_MAX = 5000
 # Urban driving with lights off: about 25 km/h door to door.
 ETA_SPEED_M_S = 7.0
 
@@ -116,6 +122,71 @@ def history_entry(
     return entry
 
 
+class SettledOffers:
+    """Alarms whose offer is over, as this process last saw them, and a turn
+    per alarm for the claims under way.
+
+    When a hundred officers press 抢单 at once, the first claim goes to the
+    database and the others wait their turn here; by then the alarm has left
+    OFFERING, and each is refused from memory instead of queueing one more
+    write on the alarm's document. The database stays the judge of who wins:
+    what is remembered is only that the offer is over, and an alarm never
+    returns to OFFERING, so a remembered refusal stays true. Another process
+    may have moved the alarm on since (a claim there, then a dispatch): the
+    refusal's reason can then lag, never its outcome.
+    """
+
+    def __init__(self, size: int = SETTLED_MAX):
+        self.size = size
+        # alarm id -> (tenant id, status, officers offered, assignee id)
+        self._alarms: OrderedDict[str, tuple] = OrderedDict()
+        self._turns: dict[str, list] = {}
+
+    def note(self, alarm: dict) -> None:
+        """Remember an alarm seen out of OFFERING (anything else is ignored)."""
+        if alarm.get("status", OFFERING) == OFFERING:
+            return
+        key = str(alarm["_id"])
+        assignee = (alarm.get("assignee") or {}).get("officer_id")
+        self._alarms[key] = (
+            alarm["tenant_id"],
+            alarm["status"],
+            frozenset(alarm.get("offered", ())),
+            assignee,
+        )
+        self._alarms.move_to_end(key)
+        while len(self._alarms) > self.size:
+            self._alarms.popitem(last=False)
+
+    def refusal(self, officer: Principal, alarm_id: str) -> DomainError | None:
+        """The answer to this officer's claim if memory suffices, else None."""
+        known = self._alarms.get(alarm_id)
+        if known is None:
+            return None
+        tenant_id, status, offered, assignee = known
+        if tenant_id != officer.tenant_id or officer.id == assignee:
+            # Not found, or the winner's retry: the database answers those.
+            return None
+        if officer.id not in offered:
+            return Forbidden("This alarm was not offered to you.", "not_offered")
+        return _offer_over(status)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, alarm_id: str):
+        """One claim of ``alarm_id`` at a time in this process."""
+        entry = self._turns.get(alarm_id)
+        if entry is None:
+            entry = self._turns[alarm_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._turns[alarm_id]
+
+
 class AlarmService:
     """The alarm life cycle over MongoDB; notifications go through ``notify``."""
 
@@ -124,6 +195,7 @@ class AlarmService:
         self.config = config
         self.notify = notify  # server.dispatch.Dispatcher
         self.rates = rates
+        self.settled = SettledOffers()
 
     # -- where and when ----------------------------------------------------
 
@@ -400,6 +472,7 @@ class AlarmService:
             return_document=ReturnDocument.AFTER,
         )
         if alarm is not None:
+            self.settled.note(alarm)
             # Every status change is recorded, whoever made it: staff, the
             # citizen (a cancellation) or the platform itself (an escalation).
             detail = {"to": to}
@@ -421,56 +494,63 @@ class AlarmService:
         A claim is keyed by (alarm, officer): the winner's retry (its answer
         lost to a dropped connection or a server restart) gets the same
         success again, not "taken", and nothing is recorded twice.
+
+        Claims of one alarm take turns in this process (`SettledOffers`):
+        the first goes to the database, and once the alarm has left
+        OFFERING the others are refused from memory, without a write each.
         """
         oid = object_id(alarm_id)
-        assignee = await self._assignee(officer.id, officer.tenant_id, "claim")
-        alarm = await self._move(
-            oid,
-            (OFFERING,),
-            ASSIGNED,
-            officer,
-            extra_filter={"tenant_id": officer.tenant_id, "offered": officer.id},
-            set_fields={"assignee": assignee},
-            unset=("deadline_at", "next_round_at"),
-        )
-        if alarm is None:
-            won = await self.db.alarms.find_one(
-                {
-                    "_id": oid,
-                    "tenant_id": officer.tenant_id,
-                    "status": {"$in": list(TRACKED)},
-                    "assignee.officer_id": officer.id,
-                    "assignee.via": "claim",
-                }
-            )
-            if won is not None:
-                log.info("alarm %s: claim by %s repeated", alarm_id, officer.id)
-                return won
-            try:
-                await self._explain_refused_claim(officer, oid)
-            except DomainError as refusal:
-                self.audit.record(
+        key = str(oid)
+        alarm = None
+        async with self.settled.turn(key):
+            refusal = self.settled.refusal(officer, key)
+            if refusal is None:
+                assignee = await self._assignee(officer.id, officer.tenant_id, "claim")
+                alarm = await self._move(
+                    oid,
+                    (OFFERING,),
+                    ASSIGNED,
                     officer,
-                    "alarm.claim",
-                    tenant_id=officer.tenant_id,
-                    target=("alarm", alarm_id),
-                    outcome="refused",
-                    detail={"reason": refusal.reason},
+                    extra_filter={
+                        "tenant_id": officer.tenant_id,
+                        "offered": officer.id,
+                    },
+                    set_fields={"assignee": assignee},
+                    unset=("deadline_at", "next_round_at"),
                 )
-                raise
+            if alarm is None and refusal is None:
+                won = await self.db.alarms.find_one(
+                    {
+                        "_id": oid,
+                        "tenant_id": officer.tenant_id,
+                        "status": {"$in": list(TRACKED)},
+                        "assignee.officer_id": officer.id,
+                        "assignee.via": "claim",
+                    }
+                )
+                if won is not None:
+                    log.info("alarm %s: claim by %s repeated", alarm_id, officer.id)
+                    return won
+                current = await self.db.alarms.find_one(
+                    {"_id": oid},
+                    {"status": 1, "tenant_id": 1, "offered": 1, "assignee": 1},
+                )
+                if current is not None:
+                    self.settled.note(current)
+                refusal = _claim_refusal(officer, current)
+        if refusal is not None:
+            self.audit.record(
+                officer,
+                "alarm.claim",
+                tenant_id=officer.tenant_id,
+                target=("alarm", alarm_id),
+                outcome="refused",
+                detail={"reason": refusal.reason},
+            )
+            raise refusal
         log.info("alarm %s claimed by officer %s", alarm_id, officer.id)
         await self.notify.alarm_assigned(alarm, previous=None)
         return alarm
-
-    async def _explain_refused_claim(self, officer: Principal, oid) -> None:
-        current = await self.db.alarms.find_one(
-            {"_id": oid}, {"status": 1, "tenant_id": 1, "offered": 1, "assignee": 1}
-        )
-        if current is None or current["tenant_id"] != officer.tenant_id:
-            raise NotFound("No such alarm.")
-        if officer.id not in current.get("offered", []):
-            raise Forbidden("This alarm was not offered to you.", "not_offered")
-        raise _offer_over(current["status"])
 
     async def _assignee(self, officer_id: str, tenant_id: str, via: str) -> dict:
         user = await self.db.users.find_one(
@@ -655,6 +735,15 @@ class AlarmService:
             raise Conflict("This alarm cannot be closed now.", "bad_transition")
         await self.notify.alarm_changed(alarm)
         return alarm
+
+
+def _claim_refusal(officer: Principal, current: dict | None) -> DomainError:
+    """Why a claim of the alarm as it is now (``current``) does not succeed."""
+    if current is None or current["tenant_id"] != officer.tenant_id:
+        return NotFound("No such alarm.")
+    if officer.id not in current.get("offered", []):
+        return Forbidden("This alarm was not offered to you.", "not_offered")
+    return _offer_over(current["status"])
 
 
 def _offer_over(status: str) -> Conflict:

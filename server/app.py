@@ -103,6 +103,7 @@ class Platform:
         self.db = client[config.database.name]
         self.embedded = embedded
         self.started_at = time.monotonic()
+        self.db_timer: storage.CommandTimer | None = None
         self.lag = LagMonitor()
         self.audit = AuditLog(self.db)
         self.auth = AuthService(self.db, config)
@@ -171,8 +172,10 @@ class Platform:
         cls, config: Config, uri: str, embedded: EmbeddedServer | None = None
     ) -> Platform:
         """Connect, create indexes and return a ready platform."""
-        client = storage.connect(uri, config)
+        timer = storage.CommandTimer(config.database.slow_command_ms)
+        client = storage.connect(uri, config, timer)
         platform = cls(config, client, embedded)
+        platform.db_timer = timer
         await storage.ensure_indexes(platform.db, config)
         platform.lag.start()
         platform.audit.start()
@@ -223,6 +226,8 @@ class Platform:
         await self.officers.positions.close()
         await self.audit.close()
         await self.client.close()
+        if self.db_timer is not None and self.db_timer.totals:
+            log.info("database time by command: %s", "; ".join(self.db_timer.summary()))
 
     async def health(self) -> dict[str, Any]:
         """The process's status and the database's: ``ok`` or the error."""

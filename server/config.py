@@ -78,6 +78,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
             "(socketTimeoutMS): a server that took a request and went silent "
             "becomes an error instead of a request that never ends.",
         ),
+        "slow_command_ms": Setting(
+            int,
+            500,
+            "A database command that takes this long is logged as slow, with "
+            "its name and collection.",
+        ),
         "embedded_port": Setting(
             int, 0, "Port of the embedded server; 0 picks a free one."
         ),
@@ -369,6 +375,7 @@ def _check(values: dict) -> None:
         ("realtime", "max_pending_frames"),
         ("database", "timeout_ms"),
         ("database", "answer_timeout_ms"),
+        ("database", "slow_command_ms"),
         ("push", "max_concurrent_sends"),
     ]:
         if values[section][key] <= 0:

@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener
 
 from server.config import Config
 from server.errors import NotFound
@@ -22,7 +23,70 @@ from server.errors import NotFound
 log = logging.getLogger(__name__)
 
 
-def connect(uri: str, config: Config) -> AsyncMongoClient:
+class CommandTimer(CommandListener):
+    """Times every database command: slow ones are logged as they happen,
+    and counts and total times per command and collection on request.
+
+    PyMongo calls these hooks synchronously around each command; they only
+    read a clock and update a dictionary.
+    """
+
+    def __init__(self, slow_ms: int):
+        self.slow_ms = slow_ms
+        self._started: dict[tuple[int, int], tuple[float, str, str]] = {}
+        # (command, collection) -> [count, total seconds, slowest seconds]
+        self.totals: dict[tuple[str, str], list] = {}
+
+    def started(self, event) -> None:
+        name = event.command_name
+        target = event.command.get(name)
+        collection = target if isinstance(target, str) else ""
+        key = (event.request_id, event.operation_id or 0)
+        self._started[key] = (time.perf_counter(), name, collection)
+
+    def succeeded(self, event) -> None:
+        self._finish(event, "ok")
+
+    def failed(self, event) -> None:
+        self._finish(event, "failed")
+
+    def _finish(self, event, outcome: str) -> None:
+        begun = self._started.pop((event.request_id, event.operation_id or 0), None)
+        if begun is None:
+            return
+        at, name, collection = begun
+        took = time.perf_counter() - at
+        entry = self.totals.setdefault((name, collection), [0, 0.0, 0.0])
+        entry[0] += 1
+        entry[1] += took
+        entry[2] = max(entry[2], took)
+        if took * 1000 >= self.slow_ms and name not in _AWAITING_COMMANDS:
+            log.warning(
+                "slow database command %s %s %s in %.0fms",
+                name,
+                collection,
+                outcome,
+                took * 1000,
+            )
+
+    def summary(self, top: int = 12) -> list[str]:
+        """The commands that took the most time, one line each."""
+        ranked = sorted(self.totals.items(), key=lambda item: -item[1][1])
+        return [
+            f"{name} {collection}: {count} in {total:.2f}s, "
+            f"mean {1000 * total / count:.1f}ms, max {1000 * slowest:.0f}ms"
+            for (name, collection), (count, total, slowest) in ranked[:top]
+        ]
+
+
+# Commands that wait by design (a change stream's getMore, the driver's
+# monitoring): never "slow".
+_AWAITING_COMMANDS = frozenset({"getMore", "hello", "isMaster", "ismaster"})
+
+
+def connect(
+    uri: str, config: Config, timer: CommandTimer | None = None
+) -> AsyncMongoClient:
     """A client with majority writes and retryable writes.
 
     ``timeout_ms`` bounds how long an operation waits for an unreachable
@@ -42,6 +106,7 @@ def connect(uri: str, config: Config) -> AsyncMongoClient:
         socketTimeoutMS=config.database.answer_timeout_ms,
         tz_aware=True,
         appname="jingdi",
+        event_listeners=[timer] if timer is not None else [],
     )
 
 

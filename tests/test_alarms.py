@@ -113,12 +113,22 @@ async def test_fifty_concurrent_claims_have_exactly_one_winner(live_server):
     alarm_id = body["alarm"]["id"]
     stored = await live_server.platform.db.alarms.find_one({})
     assert len(stored["offered"]) == 50
+    writes = live_server.platform.db_timer.totals
+    before = writes.get(("findAndModify", "alarms"), [0])[0]
     answers = await asyncio.gather(
         *(c.post(f"/api/alarms/{alarm_id}/claim") for c, _ in officers)
     )
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] + [409] * 49
     assert {b["reason"] for s, b in answers if s == 409} == {"taken"}
+    # The claims took turns: one write on the alarm decided the race, and the
+    # 49 others were refused from memory instead of queueing a write each.
+    assert writes[("findAndModify", "alarms")][0] - before == 1
+    await live_server.platform.audit.flush()
+    refused = await live_server.platform.db.audit.count_documents(
+        {"action": "alarm.claim", "outcome": "refused", "detail.reason": "taken"}
+    )
+    assert refused == 49
     stored = await live_server.platform.db.alarms.find_one({})
     assigned = [h for h in stored["history"] if h["status"] == "assigned"]
     assert len(assigned) == 1

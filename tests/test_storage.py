@@ -1,6 +1,7 @@
 """Indexes: geo, unique and TTL, created idempotently at start-up."""
 
 import asyncio
+import logging
 from urllib.parse import urlsplit
 
 import pytest
@@ -120,3 +121,21 @@ async def test_a_silent_database_fails_the_operation_instead_of_hanging(config):
     finally:
         await client.close()
         await proxy.close()
+
+
+async def test_database_commands_are_timed_and_slow_ones_logged(config, caplog):
+    timer = storage.CommandTimer(slow_ms=0)  # every command counts as slow
+    client = storage.connect(config.database.uri, config, timer)
+    try:
+        collection = client[config.database.name].probe
+        with caplog.at_level(logging.WARNING, logger="server.storage"):
+            await collection.insert_one({"_id": 1})
+            await collection.find_one({"_id": 1})
+            await collection.find_one({"_id": 2})
+    finally:
+        await client.close()
+    assert timer.totals[("find", "probe")][0] == 2
+    assert timer.totals[("insert", "probe")][0] == 1
+    slow = [r.getMessage() for r in caplog.records if "slow database" in r.message]
+    assert any(m.startswith("slow database command find probe ok in") for m in slow)
+    assert any(line.startswith("find probe: 2 in ") for line in timer.summary())
