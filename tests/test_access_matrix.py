@@ -174,6 +174,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "duty": {OFF},
     "position": {OFF},
     "offer.ack": {OFF},
+    "claim": {OFF},
     "room.join": ROOMS,
     "room.leave": ROOMS,
     "room.read": ROOMS,

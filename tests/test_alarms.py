@@ -138,6 +138,51 @@ async def test_fifty_concurrent_claims_have_exactly_one_winner(live_server):
         socket.close()
 
 
+async def answer_to(socket: Socket, request_id) -> dict:
+    """The server's answer (a result or an error) to the request ``request_id``."""
+    async with asyncio.timeout(10):
+        while True:
+            message = await socket.receive()
+            assert message is not None, "socket closed while waiting for an answer"
+            if message.get("id") == request_id and message["type"] != "event":
+                return message
+
+
+async def test_an_officer_claims_over_the_open_socket(live_server):
+    await open_all_day(live_server)
+    (first, first_ws), (second, second_ws) = [
+        await officer_online(live_server, 118.791, 32.071),
+        await officer_online(live_server, 118.792, 32.071),
+    ]
+    (_, outside_ws) = await officer_online(live_server, 118.60, 32.07)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = body["alarm"]["id"]
+    await next_event(second_ws, "offer.new")
+    await first_ws.send({"type": "claim", "id": 7, "alarm_id": alarm_id})
+    won = await answer_to(first_ws, 7)
+    assert won["type"] == "claimed"
+    assert won["alarm"]["assignee"]["officer_id"] == first.user["id"]
+    await second_ws.send({"type": "claim", "id": 8, "alarm_id": alarm_id})
+    lost = await answer_to(second_ws, 8)
+    assert (lost["type"], lost["reason"]) == ("error", "taken")
+    status, body = await second.post(f"/api/alarms/{alarm_id}/claim")
+    assert (status, body["reason"]) == (409, "taken")
+    await outside_ws.send({"type": "claim", "id": 9, "alarm_id": alarm_id})
+    assert (await answer_to(outside_ws, 9))["reason"] == "not_offered"
+    # The winner's repeated claim (its answer lost) is the same success.
+    await first_ws.send({"type": "claim", "id": 10, "alarm_id": alarm_id})
+    again = await answer_to(first_ws, 10)
+    assert again["type"] == "claimed"
+    assert again["alarm"]["assignee"] == won["alarm"]["assignee"]
+    stored = await live_server.platform.db.alarms.find_one({})
+    assert stored["assignee"]["officer_id"] == first.user["id"]
+    assert [h["status"] for h in stored["history"]].count("assigned") == 1
+    await first_ws.send({"type": "claim", "id": 11})
+    assert (await answer_to(first_ws, 11))["reason"] == "bad_message"
+    for socket in (first_ws, second_ws, outside_ws):
+        socket.close()
+
+
 async def test_the_citizen_follows_the_officer_to_the_scene(live_server):
     await open_all_day(live_server)
     officer, officer_ws = await officer_online(live_server, 118.80, 32.075)

@@ -5,7 +5,13 @@ Client messages (each needs the officer role):
 - ``position``: ``{lon, lat, accuracy?}``, every few seconds while on duty;
 - ``duty``: ``{duty}`` with ``on``, ``busy`` or ``off``;
 - ``offer.ack``: ``{alarm_id, seen}``, sent when an offer arrives (``seen``
-  false) and when it is on screen (``seen`` true), for the assessment board.
+  false) and when it is on screen (``seen`` true), for the assessment board;
+- ``claim``: ``{id, alarm_id}``, 抢单 from the open app, answered with
+  ``{type: "claimed", id, alarm}`` or an ``error`` with the reason (``taken``,
+  ``expired``, ``cancelled``, ``not_offered``). The same claim as
+  ``POST /api/alarms/{id}/claim``, without an HTTP request and its session
+  lookup: the socket's principal was checked when it opened, and a session
+  that ends closes it.
 
 Topic ``alarm:<id>``: the alarm's status and its officer's position, for the
 citizen who raised it, its officer and the tenant's command room.
@@ -13,6 +19,7 @@ citizen who raised it, its officer and the tenant's command room.
 
 from __future__ import annotations
 
+from server.alarm_views import staff_view
 from server.alarms import may_see
 from server.errors import DomainError, Invalid
 from server.realtime.socket import RealtimeSocket, message_type
@@ -39,6 +46,17 @@ async def _offer_ack(socket: RealtimeSocket, message: dict) -> None:
         raise Invalid("offer.ack needs an alarm_id.", "bad_message")
     await socket.platform.dispatcher.offer_seen(
         socket.principal.id, alarm_id, message.get("seen") is True
+    )
+
+
+@message_type("claim", "alarm.claim")
+async def _claim(socket: RealtimeSocket, message: dict) -> None:
+    alarm_id = message.get("alarm_id")
+    if not isinstance(alarm_id, str):
+        raise Invalid("claim needs an alarm_id.", "bad_message")
+    alarm = await socket.platform.alarms.claim(socket.principal, alarm_id)
+    socket.send(
+        {"type": "claimed", "id": message.get("id"), "alarm": staff_view(alarm)}
     )
 
 

@@ -210,8 +210,12 @@ async def test_the_claiming_officer_sees_the_callers_phone_on_the_job(
     assert status == 201, body
     await expect(page.locator("#offer-overlay")).to_be_visible()
     assert PHONE not in await page.content()
+    posted = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     await page.locator("#offer-claim").click()
     await expect(page.locator("#job")).to_be_visible()
+    # The open app claims over its socket, not with an HTTP request.
+    assert not [url for url in posted if url.endswith("/claim")]
     link = page.locator("#job-phone")
     await expect(link).to_have_text(PHONE)
     assert await link.get_attribute("href") == f"tel:{PHONE}"
