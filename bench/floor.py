@@ -11,10 +11,12 @@ Protocol (all JSON, every frame padded to the size the load asks for):
 - ``/ws?i=N`` opens client N; it is sent ``welcome`` and answers
   ``subscribe`` with ``subscribed`` and any frames after ``resume.seq``;
 - ``position`` from an officer on an alarm is forwarded to the citizen
-  watching that alarm; other messages are parsed and dropped;
+  watching that alarm; ``claim`` ``{id, alarm_id}`` lets the first claimant
+  win (``claimed``), tells the other officers offered, and refuses the rest
+  (``error``, reason ``taken``); other messages are parsed and dropped;
 - ``POST /alarm`` ``{id, to, size}`` sends an offer to each officer in ``to``;
-  ``POST /claim/<id>`` (header ``X-Client``) lets the first claimant win,
-  tells the others, and answers the rest 409; ``POST /progress/<id>`` and
+  ``POST /claim/<id>`` (header ``X-Client``) is the same claim over HTTP, for
+  an officer whose socket is down; ``POST /progress/<id>`` and
   ``/cancel/<id>`` tell the watcher; ``GET /healthz`` reports loop lag.
 
 Run as ``python -m bench.floor --port P``.
@@ -63,6 +65,18 @@ class Floor:
             text = orjson.dumps({**body, "pad": "x" * pad}).decode()
         return text
 
+    def claim(self, client: int, alarm_id: str) -> bool:
+        """The first claimant wins and the other officers offered are told."""
+        if alarm_id in self.winner:
+            return False
+        self.winner[alarm_id] = client
+        self.tracking[client] = alarm_id
+        for other in self.offered.get(alarm_id, ()):
+            if other != client:
+                self.event(other, "offer.taken", {"alarm_id": alarm_id})
+        self.event(client, "alarm.assigned", {"id": alarm_id})
+        return True
+
     def event(self, client: int, kind: str, payload: dict, size=None) -> None:
         """Number, keep and send one event to a client, if connected."""
         self.seq[client] += 1
@@ -107,6 +121,18 @@ class FloorSocket(tornado.websocket.WebSocketHandler):
                 )
         elif kind == "subscribe":
             self._subscribe(message)
+        elif kind == "claim":
+            self._claim(message)
+
+    def _claim(self, message: dict) -> None:
+        floor, alarm_id = self.floor, message["alarm_id"]
+        answer = {"id": message.get("id")}
+        if floor.claim(self.client, alarm_id):
+            won = {"type": "claimed", **answer, "alarm": {"id": alarm_id}}
+            self.send(floor.frame("claimed", won))
+        else:
+            refusal = {"type": "error", **answer, "reason": "taken"}
+            self.send(floor.frame("refused", {**refusal, "message": "taken"}))
 
     def _subscribe(self, message: dict) -> None:
         topic = message.get("topic", "")
@@ -148,17 +174,10 @@ class AlarmHandler(Handler):
 
 class ClaimHandler(Handler):
     def post(self, alarm_id: str) -> None:
-        client = int(self.request.headers["X-Client"])
-        if alarm_id in self.floor.winner:
+        if self.floor.claim(int(self.request.headers["X-Client"]), alarm_id):
+            self.answer(200, "claimed", {"alarm": {"id": alarm_id}})
+        else:
             self.answer(409, "refused", {"message": "taken", "reason": "taken"})
-            return
-        self.floor.winner[alarm_id] = client
-        self.floor.tracking[client] = alarm_id
-        for other in self.floor.offered.get(alarm_id, ()):
-            if other != client:
-                self.floor.event(other, "offer.taken", {"alarm_id": alarm_id})
-        self.floor.event(client, "alarm.assigned", {"id": alarm_id})
-        self.answer(200, "claimed", {"alarm": {"id": alarm_id}})
 
 
 class ChangeHandler(Handler):

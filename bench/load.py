@@ -3,12 +3,13 @@
 Run by `bench.run` as ``python -m bench.load PLAN.json``. One event loop
 holds every simulated client: officers connected over websockets, each
 on duty at a random point of the demo district, sending a position every
-4 s, acknowledging offers as the officer app does, and claiming them after
-a human delay; citizens raising alarms at a set rate, some watching their
-officer on the map. The same code drives the platform and the floor
-(`bench.floor`); against the floor it replays what the platform did in the
-same run (who was offered each alarm, the sizes of the frames), so both
-send the same frames to the same clients.
+4 s, acknowledging offers as the officer app does, and claiming them over
+the same socket (the app's first way in) after a human delay; citizens
+raising alarms at a set rate, some watching their officer on the map. The
+same code drives the platform and the floor (`bench.floor`); against the
+floor it replays what the platform did in the same run (who was offered
+each alarm, the sizes of the frames), so both send the same frames to the
+same clients.
 
 Phases, in order (durations and rates come from the plan's settings):
 
@@ -18,7 +19,7 @@ Phases, in order (durations and rates come from the plan's settings):
 3. ``ingest``: positions twice as often, the server's CPU time read over
    the phase (figure 2).
 4. ``race``: for each K, alarms that K offered officers claim within a
-   short window; one may win, the rest must hear 409 (figure 3).
+   short window; one may win, the rest must be refused (figure 3).
 5. ``storm``: every officer drops at once and reconnects within 10 s,
    resuming its topic, while alarms keep coming (figure 6).
 
@@ -47,7 +48,7 @@ import orjson
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClosedError, websocket_connect
 
 from bench import prepare
 from bench.common import (
@@ -77,6 +78,8 @@ CLAIM_DELAY_S = (2.0, 6.0)
 CLAIMERS = 2
 # The app reports that an offer is on screen this long after it arrived.
 SEEN_DELAY_S = (0.3, 1.5)
+# A claim not answered within this long is counted as an error.
+CLAIM_ANSWER_S = 30.0
 # The winner reports "on the way" after this long, then the citizen watches
 # the officer come closer (settings["watch_s"]) before cancelling, which
 # frees the officer for the next alarm.
@@ -93,6 +96,7 @@ def now() -> float:
 
 class Officer:
     __slots__ = (
+        "answers",
         "back_at",
         "conn",
         "epoch",
@@ -119,6 +123,8 @@ class Officer:
         self.back_at = None
         self.ready: asyncio.Future | None = None
         self.watched = False
+        # request id -> future of (answer type, raw frame), for claims
+        self.answers: dict[int, asyncio.Future] = {}
 
 
 class Track:
@@ -186,7 +192,7 @@ class Platform:
         )
         return status, orjson.loads(raw) if raw else {}
 
-    async def claim(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
+    async def claim_http(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
         return await self.pools[self.node_of(officer)].request(
             "POST", f"/api/alarms/{alarm_id}/claim", b"", self.headers(officer.token)
         )
@@ -265,7 +271,7 @@ class Floor(Platform):
         status, raw = await self.http.request("POST", "/alarm", orjson.dumps(order))
         return status, orjson.loads(raw)
 
-    async def claim(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
+    async def claim_http(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
         headers = {"X-Client": str(officer.index)}
         return await self.http.request("POST", f"/claim/{alarm_id}", b"", headers)
 
@@ -314,6 +320,7 @@ class Simulation:
         self.interval = 4.0
         self.positions_sent = 0
         self.acks = True
+        self.claim_ids = 0
         self.running = True
         self.tasks: set[asyncio.Task] = set()
         # (seconds since the load started, node) of each officer the server
@@ -388,6 +395,8 @@ class Simulation:
                 self.on_subscribed(officer, message, resume, at)
             elif kind == "reload":
                 self.out["errors"]["reload on resume"] += 1
+            elif message.get("id") in officer.answers:
+                officer.answers[message["id"]].set_result((kind, raw))
             elif kind == "error":
                 self.out["errors"][f"socket error {message.get('reason')}"] += 1
         if officer.conn is conn:
@@ -588,7 +597,7 @@ class Simulation:
     async def claim_later(self, track: Track, officer: Officer, delay: float):
         await asyncio.sleep(delay)
         started = now()
-        status, raw = await self.target.claim(officer, track.id)
+        status, raw = await self.claim(officer, track.id)
         elapsed = 1000 * (now() - started)
         if status == 200:
             self.size("claimed", raw)
@@ -598,6 +607,31 @@ class Simulation:
         else:
             self.size("refused", raw)
         return status, elapsed, raw
+
+    async def claim(self, officer: Officer, alarm_id: str) -> tuple[int, bytes]:
+        """抢单 over the officer's socket, as the open app does, or over HTTP
+        while it has none (dropped in the storm); the answer as an HTTP-like
+        status (200 claimed, 409 or 403 refused) and the frame."""
+        if officer.conn is None:
+            return await self.target.claim_http(officer, alarm_id)
+        self.claim_ids += 1
+        request_id = self.claim_ids
+        answer = asyncio.get_running_loop().create_future()
+        officer.answers[request_id] = answer
+        message = {"type": "claim", "id": request_id, "alarm_id": alarm_id}
+        try:
+            await officer.conn.write_message(orjson.dumps(message).decode())
+            async with asyncio.timeout(CLAIM_ANSWER_S):
+                kind, raw = await answer
+        except (TimeoutError, WebSocketClosedError):
+            self.out["errors"]["claim unanswered"] += 1
+            return 0, b""
+        finally:
+            officer.answers.pop(request_id, None)
+        if kind == "claimed":
+            return 200, raw
+        reason = orjson.loads(raw).get("reason")
+        return (403 if reason == "not_offered" else 409), raw
 
     def next_citizen(self) -> dict:
         citizen = self.citizens.popleft()
