@@ -130,6 +130,7 @@ class Platform:
         self.dispatcher.alarms = self.alarms
         self.push = PushService(self.db, config)
         self.dispatcher.push = self.push
+        self.push.acknowledged = self.dispatcher.acks.pending
         self.auth.listeners.append(self.push.sessions_revoked)
         self.officers = OfficerService(
             self.db, self.hub, self.presence, self.dispatcher
@@ -183,6 +184,7 @@ class Platform:
         await platform.dispatcher.rearm()
         await platform.musters.rearm()
         platform.officers.positions.start()
+        platform.dispatcher.acks.start()
         platform.service.start()
         if config.realtime.cluster:
             node = (
@@ -224,6 +226,7 @@ class Platform:
         await self.timers.close()
         await self.push.close()
         await self.officers.positions.close()
+        await self.dispatcher.acks.close()
         await self.audit.close()
         await self.client.close()
         if self.db_timer is not None and self.db_timer.totals:

@@ -16,7 +16,8 @@ as a timer and re-armed from the database after a restart.
 Every offer is recorded in ``offers`` with when it was sent, delivered, seen,
 declined and how it ended, and its push outcome per device, so that the
 assessment board can tell an offer that never reached the officer from one
-that was seen and let pass.
+that was seen and let pass. The open app's acknowledgements are written in
+batches (`server.realtime.acks`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import datetime as dt
 import logging
 import time
 
-from pymongo import InsertOne, ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from server import alarm_views, alarms
 from server.alarms import settings_of
 from server.geo import distance_m
+from server.realtime.acks import OfferAcks, ack_update
 from server.realtime.hub import Hub
 from server.realtime.presence import Presence
 from server.realtime.timers import Timers
@@ -71,6 +73,7 @@ class Dispatcher:
         self.presence = presence
         self.timers = timers
         self.media = media
+        self.acks = OfferAcks(db)
         self.alarms: alarms.AlarmService | None = None  # set by the platform
         self.push = None  # server.push.PushService, set by the platform
         # Notes a change for the command room's officer feed (OfficerService.note).
@@ -234,20 +237,19 @@ class Dispatcher:
             ordered=False,
         )
 
+    def offer_acknowledged(self, officer_id: str, alarm_id: str, seen: bool) -> None:
+        """The open app got (``seen``: and showed) an offer; written in the
+        next batch of acknowledgements (`server.realtime.acks`)."""
+        self.acks.note(f"{object_id(alarm_id)}:{officer_id}", seen, now())
+
     async def offer_seen(self, officer_id: str, alarm_id: str, seen: bool) -> None:
-        """The officer's device confirms it received (and showed) an offer."""
-        key = f"{object_id(alarm_id)}:{officer_id}"
+        """The officer's device confirms it received (and showed) an offer,
+        written at once: the service worker's report, or a decline."""
         at = now()
-        updates = [
-            UpdateOne(
-                {"_id": key, "delivered_at": None}, {"$set": {"delivered_at": at}}
-            )
-        ]
-        if seen:
-            updates.append(
-                UpdateOne({"_id": key, "seen_at": None}, {"$set": {"seen_at": at}})
-            )
-        await self.db.offers.bulk_write(updates, ordered=True)
+        update = ack_update(
+            f"{object_id(alarm_id)}:{officer_id}", at, at if seen else None
+        )
+        await self.db.offers.bulk_write([update])
 
     async def offer_declined(self, alarm: dict, officer, reason: str) -> None:
         key = f"{alarm['_id']}:{officer.id}"
@@ -385,6 +387,8 @@ class Dispatcher:
 
     async def _settle_offers(self, alarm, winner, outcome="expired") -> None:
         alarm_id = alarm["_id"]
+        # The acknowledgements still waiting go first: the record is whole.
+        await self.acks.flush_alarm(alarm_id)
         if winner is not None:
             await self.db.offers.update_one(
                 {"_id": f"{alarm_id}:{winner}"}, {"$set": {"outcome": "claimed"}}

@@ -922,6 +922,9 @@ class PushService:
         self.keys: VapidKeys | None = None
         self.sender: PushSender | None = None
         self.ack_grace_s = ACK_GRACE_S
+        # Whether the open app acknowledged an offer that is not written yet
+        # (set by the platform: `OfferAcks.pending`).
+        self.acknowledged: Callable[[str], bool] = lambda offer_id: False
         self._tasks: set[asyncio.Task] = set()
         self._by_alarm: dict[str, set[asyncio.Task]] = collections.defaultdict(set)
         subject = settings.subject or _https_contact(config.server.public_url)
@@ -987,7 +990,11 @@ class PushService:
             {"_id": {"$in": keys}, "delivered_at": None, "outcome": "open"},
             {"officer_id": 1},
         )
-        silent = {offer["officer_id"] async for offer in cursor}
+        silent = {
+            offer["officer_id"]
+            async for offer in cursor
+            if not self.acknowledged(offer["_id"])
+        }
         targets = [t for t in targets if t[0] in silent]
         if targets:
             await self._push_offers(alarm, targets, "no_ack")

@@ -44,7 +44,7 @@ async def _offer_ack(socket: RealtimeSocket, message: dict) -> None:
     alarm_id = message.get("alarm_id")
     if not isinstance(alarm_id, str):
         raise Invalid("offer.ack needs an alarm_id.", "bad_message")
-    await socket.platform.dispatcher.offer_seen(
+    socket.platform.dispatcher.offer_acknowledged(
         socket.principal.id, alarm_id, message.get("seen") is True
     )
 
