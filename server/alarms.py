@@ -241,16 +241,30 @@ class AlarmService:
         key = _text(
             fields.get("idempotency_key"), MAX_IDEMPOTENCY_KEY, "key", "bad_key"
         )
-        if key:
-            existing = await self.db.alarms.find_one(
-                {"citizen_id": citizen.id, "idempotency_key": key}
-            )
-            if existing is not None:
-                return existing, False
-        alarm = await self._new_alarm(citizen, fields, client_ip)
+        # Three independent reads at once (every millisecond before the
+        # offers go out counts): a retry's first alarm, the place's tenant,
+        # and the rate limits. A retry is answered whatever the others say.
+        existing, built, limited = await asyncio.gather(
+            self._first_of_retry(citizen, key),
+            self._new_alarm(citizen, fields, client_ip),
+            self.rates.check_alarm(citizen.id, client_ip),
+            return_exceptions=True,
+        )
+        for outcome in (existing, built, limited):
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, Exception
+            ):
+                raise outcome  # cancelled: nothing else matters
+        if isinstance(existing, Exception):
+            raise existing
+        if existing is not None:
+            return existing, False
+        for failed in (built, limited):
+            if isinstance(failed, Exception):
+                raise failed
+        alarm, tenant = built
         if key:
             alarm["idempotency_key"] = key
-        await self.rates.check_alarm(citizen.id, client_ip)
         alarm["photos"] = await self.notify.media.store_photos(alarm, photos)
         try:
             await self.db.alarms.insert_one(alarm)
@@ -282,11 +296,22 @@ class AlarmService:
             target=("alarm", alarm["_id"]),
             detail={"to": OFFERING, "category": alarm["category"]},
         )
-        await self.notify.alarm_raised(alarm)
+        await self.notify.alarm_raised(alarm, tenant)
         # Read back: the first offer round has recorded whom it notified.
         return await self.db.alarms.find_one({"_id": alarm["_id"]}) or alarm, True
 
-    async def _new_alarm(self, citizen: Principal, fields: dict, ip: str) -> dict:
+    async def _first_of_retry(self, citizen: Principal, key: str) -> dict | None:
+        """The alarm this citizen already raised with this idempotency key."""
+        if not key:
+            return None
+        return await self.db.alarms.find_one(
+            {"citizen_id": citizen.id, "idempotency_key": key}
+        )
+
+    async def _new_alarm(
+        self, citizen: Principal, fields: dict, ip: str
+    ) -> tuple[dict, dict]:
+        """The alarm to store, and the tenant whose territory it is in."""
         if fields.get("plate"):
             plate = await self.plate(fields["plate"])
             point, address, source = plate["location"], plate["address"], "plate"
@@ -313,7 +338,7 @@ class AlarmService:
         if fields.get("category") not in codes:
             raise Invalid("Choose one of the listed categories.", "bad_category")
         created = now()
-        return {
+        alarm = {
             "_id": ObjectId(),
             "tenant_id": tenant["_id"],
             "citizen_id": citizen.id,
@@ -336,6 +361,7 @@ class AlarmService:
             "client_ip": ip,
             "history": [history_entry(OFFERING, citizen)],
         }
+        return alarm, tenant
 
     # -- reading -----------------------------------------------------------
 

@@ -81,19 +81,25 @@ class Dispatcher:
 
     # -- offers ------------------------------------------------------------
 
-    async def alarm_raised(self, alarm: dict) -> None:
+    async def alarm_raised(self, alarm: dict, tenant: dict | None = None) -> None:
+        """A new alarm, just stored: the first offer round starts at once."""
         self._publish_status(alarm)
         self.hub.publish(f"command:{alarm['tenant_id']}", "alarm.new", _summary(alarm))
-        await self.offer_round(alarm["_id"])
+        await self.offer_round(alarm["_id"], alarm, tenant)
         self._arm_escalation(alarm["_id"], alarm["deadline_at"])
 
-    async def offer_round(self, alarm_id) -> int:
-        """Offer the alarm to officers in the next radius; returns how many."""
+    async def offer_round(self, alarm_id, fresh=None, tenant=None) -> int:
+        """Offer the alarm to officers in the next radius; returns how many.
+
+        The first round gets the alarm just stored (``fresh``) and its
+        tenant instead of reading them again; later rounds read both.
+        """
         started = time.monotonic()
-        alarm = await self.db.alarms.find_one({"_id": alarm_id})
+        alarm = fresh or await self.db.alarms.find_one({"_id": alarm_id})
         if alarm is None or alarm["status"] != alarms.OFFERING:
             return 0
-        tenant = await self.db.tenants.find_one({"_id": alarm["tenant_id"]})
+        if tenant is None:
+            tenant = await self.db.tenants.find_one({"_id": alarm["tenant_id"]})
         settings = settings_of(tenant or {})
         lon, lat = alarm["location"]["coordinates"]
         already = set(alarm.get("offered", []))

@@ -7,6 +7,7 @@ across processes without a separate counter store.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,13 +27,19 @@ class AlarmRates:
     async def check_alarm(self, citizen_id: str, client_ip: str) -> None:
         since = dt.datetime.now(dt.UTC) - WINDOW
         sec = self.config.security
-        for field, value, limit, whom in (
+        limits = (
             ("citizen_id", citizen_id, sec.alarms_per_device_hour, "this phone"),
             ("client_ip", client_ip, sec.alarms_per_address_hour, "this network"),
-        ):
-            count = await self.db.alarms.count_documents(
-                {field: value, "created_at": {"$gte": since}}, limit=limit
+        )
+        counts = await asyncio.gather(
+            *(
+                self.db.alarms.count_documents(
+                    {field: value, "created_at": {"$gte": since}}, limit=limit
+                )
+                for field, value, limit, _ in limits
             )
+        )
+        for (_, _, limit, whom), count in zip(limits, counts, strict=True):
             if count >= limit:
                 raise RateLimited(
                     f"Too many alarms from {whom} in the last hour. "
