@@ -432,6 +432,28 @@ async def test_the_search_widens_when_nobody_is_near(live_server):
     socket.close()
 
 
+async def test_two_rounds_at_once_offer_each_officer_once(live_server):
+    await open_all_day(live_server)
+    _, first_ws = await officer_online(live_server, 118.791, 32.071)
+    _, body = await raise_alarm(await citizen(live_server))
+    alarm_id = ObjectId(body["alarm"]["id"])
+    await next_event(first_ws, "offer.new")
+    # A second officer arrives; two next rounds start at once (a timer here,
+    # another process's sweep there): only one of them offers.
+    _, late_ws = await officer_online(live_server, 118.792, 32.071)
+    dispatcher = live_server.platform.dispatcher
+    counts = await asyncio.gather(
+        dispatcher.offer_round(alarm_id), dispatcher.offer_round(alarm_id)
+    )
+    assert sorted(counts) == [0, 1]
+    stored = await live_server.platform.db.alarms.find_one({"_id": alarm_id})
+    assert len(stored["offered"]) == len(set(stored["offered"])) == 2
+    assert stored["offer"]["round"] == 2
+    await next_event(late_ws, "offer.new")
+    first_ws.close()
+    late_ws.close()
+
+
 async def test_offers_are_recorded_for_the_assessment(live_server):
     await open_all_day(live_server)
     seen_by, seen_ws = await officer_online(live_server, 118.791, 32.071)
