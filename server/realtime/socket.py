@@ -67,8 +67,9 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
     worker: asyncio.Task | None = None
 
     def initialize(self) -> None:
-        # Messages received and not yet handled (see on_message).
-        self.inbox: collections.deque[str | bytes] = collections.deque()
+        # Messages received and not yet handled (see on_message); there only
+        # while some are, to keep an idle connection small.
+        self.inbox: collections.deque[str | bytes] | None = None
 
     @property
     def platform(self):
@@ -181,6 +182,8 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         """
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
+        if self.inbox is None:
+            self.inbox = collections.deque()
         if len(self.inbox) >= MAX_INBOX:
             log.warning(
                 "closing socket of %s=%s: %d messages waiting",
@@ -200,6 +203,8 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
                 await self.handle(self.inbox.popleft())
         finally:
             self.worker = None
+            if not self.inbox:
+                self.inbox = None
 
     async def handle(self, raw: str | bytes) -> None:
         """Parse, authorize and act on one client message."""
@@ -268,7 +273,8 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         return message
 
     def on_close(self) -> None:
-        self.inbox.clear()  # nothing more is acted on
+        if self.inbox:
+            self.inbox.clear()  # nothing more is acted on
         self.platform.hub.detach(self, getattr(self, "topics", ()))
         if hasattr(self, "topics"):  # open() ran: undo what it registered
             self.platform.socket_closed(self)
