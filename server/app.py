@@ -202,8 +202,11 @@ class Platform:
 
     async def socket_opened(self, socket) -> None:
         """A websocket was authenticated and opened."""
+        account, socket.account = socket.account, None
         if access.OFFICER in socket.principal.roles:
-            socket.in_presence = await self.officers.connected(socket.principal)
+            socket.in_presence = await self.officers.connected(
+                socket.principal, account
+            )
 
     def socket_closed(self, socket) -> None:
         """Undo what `socket_opened` registered, and only that."""

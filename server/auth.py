@@ -296,29 +296,36 @@ class AuthService:
 
     async def principal_for_token(self, token: str | None) -> Principal | None:
         """The principal of a live session, or None; keeps staff sessions alive."""
+        principal, _ = await self.identify(token)
+        return principal
+
+    async def identify(self, token: str | None) -> tuple[Principal | None, dict | None]:
+        """The principal of a live session and, for staff, the account as
+        read for it (a socket that opens needs it too: one read, not two)."""
         if not token or len(token) > 128:
-            return None
+            return None, None
         key = token_key(token)
         session = await self.db.sessions.find_one({"_id": key})
         if session is None or session["expires_at"] <= now():
-            return None
+            return None, None
         if session["kind"] == "citizen":
-            return Principal(
+            principal = Principal(
                 kind="citizen",
                 id=session["user_id"],
                 roles=frozenset({access.CITIZEN}),
                 session_id=key,
             )
+            return principal, None
         user = await self.db.users.find_one({"_id": object_id(session["user_id"])})
         if user is None or user.get("disabled"):
             await self.revoke({key})
-            return None
+            return None, None
         if now() - session["touched_at"] > TOUCH_INTERVAL:
             await self.db.sessions.update_one(
                 {"_id": key},
                 {"$set": {"touched_at": now(), "expires_at": self._staff_expiry()}},
             )
-        return self._staff_principal(user, key)
+        return self._staff_principal(user, key), user
 
     async def logout(self, principal: Principal) -> None:
         """End one session."""

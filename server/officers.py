@@ -54,12 +54,15 @@ class OfficerService:
         )
         return result.modified_count
 
-    async def connected(self, principal: Principal) -> bool:
+    async def connected(self, principal: Principal, user: dict | None = None) -> bool:
         """An officer's socket opened: join presence with stored state.
 
-        Returns whether the socket was counted (and must be uncounted later).
+        ``user`` is the account as just read for the socket's session, if
+        the caller has it. Returns whether the socket was counted (and must
+        be uncounted later).
         """
-        user = await self.db.users.find_one({"_id": object_id(principal.id)})
+        if user is None:
+            user = await self.db.users.find_one({"_id": object_id(principal.id)})
         if user is None:
             return False
         state = self.presence.connect(user)

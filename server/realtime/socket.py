@@ -64,6 +64,7 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
     """One client's connection: its principal, its topics, its send queue."""
 
     principal: access.Principal | None = None
+    account: dict | None = None
     worker: asyncio.Task | None = None
 
     def initialize(self) -> None:
@@ -83,7 +84,9 @@ class RealtimeSocket(SecurityHeadersMixin, tornado.websocket.WebSocketHandler):
         # Revocations from now until open() must still close this socket.
         self.revocation_mark = self.platform.hub.revocations
         token = self.get_cookie(SESSION_COOKIE)
-        self.principal = await self.platform.auth.principal_for_token(token)
+        # The account as read for the session, handed to open() (and then
+        # let go): an officer joining presence needs it too.
+        self.principal, self.account = await self.platform.auth.identify(token)
         if self.principal is None:
             log.info("websocket refused: no session")
             raise tornado.web.HTTPError(403, "no session")

@@ -393,17 +393,17 @@ async def test_a_session_revoked_during_the_handshake_keeps_no_socket(
     """A logout landing between the session check and open() still closes it."""
     auth = live_server.platform.auth
     client = await live_server.signed_in(("officer",), "t1")
-    checked = auth.principal_for_token
+    checked = auth.identify
 
     async def check_then_logout_elsewhere(token):
-        principal = await checked(token)
+        principal, account = await checked(token)
         if principal is not None:
             await auth.revoke({principal.session_id})
-        return principal
+        return principal, account
 
     hooks = []
     platform = live_server.platform
-    monkeypatch.setattr(auth, "principal_for_token", check_then_logout_elsewhere)
+    monkeypatch.setattr(auth, "identify", check_then_logout_elsewhere)
     monkeypatch.setattr(platform, "socket_opened", hooks.append, raising=False)
     monkeypatch.setattr(platform, "socket_closed", hooks.append, raising=False)
     socket = Client((await asyncio.wait_for(client.websocket(), TIMEOUT)).connection)
