@@ -4,13 +4,14 @@ An officer or commander opens a room and invites experts and colleagues; an
 invitee accepts or declines. Only active members read the room, its messages
 and its media; anyone else, removed members included, gets ``NotFound``.
 
-Messages are durable and numbered per room (``seq``, allocated with an atomic
-``$inc`` on the room). ``GET messages?after=<seq>`` is the source of truth:
-a client that reconnects asks for what follows the last number it holds and
-gets each message exactly once, in order. The websocket topic ``room:<id>``
-carries the same messages live (event ``room.message``, payload with ``seq``),
-so a client reconciles the two by ``seq`` and drops what it already has.
-Numbers only grow; a failed write can leave a gap, so a gap is not a loss.
+Messages are durable and numbered per room (``seq``: the newest number plus
+one, made unique by an index, so numbers have no gaps and n + 1 is never
+stored before n, whichever processes write). ``GET messages?after=<seq>``
+is the source of truth: a client that reconnects asks for what follows the
+last number it holds and gets each message exactly once, in order. The
+websocket topic ``room:<id>`` carries the same messages live (event
+``room.message``, payload with ``seq``), so a client reconciles the two by
+``seq`` and drops what it already has.
 
 A retried upload carries the same ``client_id``: the first stored message is
 returned and nothing is stored twice. A closed room keeps everything, refuses
@@ -49,6 +50,9 @@ INVITE_MAX = 20
 # a long disconnect takes several pages, each one cheap.
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
+# A message whose number is taken by another at the same instant takes the
+# next; this many collisions in a row means something is wrong.
+NUMBER_TRIES = 20
 # Roles that can be invited (an expert, or a colleague from the field).
 INVITABLE = (access.EXPERT, access.COMMANDER, access.OFFICER)
 # Members who may remove others and close the room besides its opener.
@@ -163,11 +167,6 @@ class RoomService:
         # longer.
         self.grants = None
         self.timers = None
-        # Per-room locks: allocating a number and inserting its message happen
-        # together, so a reader never sees seq n+1 before seq n exists.
-        # TODO(multi-process): one process per deployment today; with more,
-        # this needs the database (a pending flag per message) instead.
-        self._locks: dict[str, asyncio.Lock] = {}
 
     # -- reading -----------------------------------------------------------
 
@@ -542,7 +541,7 @@ class RoomService:
         """
         client_id = _text(client_id, CLIENT_ID_MAX, "client_id", required=True)
         room = await self._writable(principal, room_id)
-        earlier = await self._earlier(room, principal, client_id)
+        earlier = await self._earlier(room, principal.id, client_id)
         if earlier is not None:
             return earlier, False
         if upload is None:
@@ -563,11 +562,11 @@ class RoomService:
             ids = [attached["id"], attached.get("thumbnail_id")]
             await self.media.delete([i for i in ids if i])
 
-    async def _earlier(self, room, principal, client_id) -> dict | None:
+    async def _earlier(self, room, sender_id: str, client_id) -> dict | None:
         return await self.db.room_messages.find_one(
             {
                 "room_id": room["_id"],
-                "sender.id": principal.id,
+                "sender.id": sender_id,
                 "client_id": client_id,
             }
         )
@@ -632,21 +631,19 @@ class RoomService:
         self, room, principal, client_id, kind, text, attached
     ) -> tuple[dict, bool]:
         sender = {"id": principal.id, "name": principal.name}
-        async with self._lock(room["_id"]):
-            # Again under the lock: a retry may have raced the first attempt.
-            earlier = await self._earlier(room, principal, client_id)
-            if earlier is not None:
-                await self._discard(attached)
-                return earlier, False
-            message = await self._insert(
-                room,
-                {"user_id": principal.id, "state": ACTIVE},
-                sender,
-                kind,
-                text,
-                attached,
-                client_id,
-            )
+        message, fresh = await self._insert(
+            room,
+            {"user_id": principal.id, "state": ACTIVE},
+            sender,
+            kind,
+            text,
+            attached,
+            client_id,
+        )
+        if not fresh:
+            # A retry raced the first attempt, and the first one was stored.
+            await self._discard(attached)
+            return message, False
         log.info(
             "room %s: message %d (%s) from %s",
             room["_id"],
@@ -658,58 +655,65 @@ class RoomService:
 
     async def _system(self, room: dict, text: str) -> None:
         """A line in the history about the room itself (joins, removals, close)."""
-        async with self._lock(room["_id"]):
-            await self._insert(room, None, {"id": "", "name": ""}, "system", text)
+        await self._insert(room, None, {"id": "", "name": ""}, "system", text)
 
     async def _insert(
         self, room, member, sender, kind, text, attached=None, client_id=None
-    ) -> dict:
-        """Take the next number (open room, sender still active) and store."""
+    ) -> tuple[dict, bool]:
+        """Store the message under the room's next number (open room, sender
+        still active): the message and True, or the one stored meanwhile
+        under the same client id and False.
+
+        The next number is the newest stored one plus one, and the unique
+        (room, seq) index settles a race: whoever inserts second, in this
+        process or another, takes the number after. So message n + 1 exists
+        only once n does, and a reader holding n who asks for what follows
+        never skips a message that lands a moment later.
+        """
         query = {"_id": room["_id"], "status": OPEN}
         if member is not None:
             query["members"] = {"$elemMatch": member}
-        numbered = await self.db.rooms.find_one_and_update(
-            query,
-            {"$inc": {"seq": 1}},
-            projection={"seq": 1, "status": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if numbered is None:
-            current = await self.db.rooms.find_one({"_id": room["_id"]}, {"status": 1})
-            if current and current["status"] == CLOSED:
-                raise _closed()
-            raise NotFound("No such room.")
-        message = {
-            "room_id": room["_id"],
-            "tenant_id": room["tenant_id"],
-            "seq": numbered["seq"],
-            "sender": sender,
-            "kind": kind,
-            "text": text,
-            "at": now(),
-        }
-        if client_id is not None:
-            message["client_id"] = client_id
-        if attached:
-            message["media"] = attached
-        try:
-            await self.db.room_messages.insert_one(message)
-        except DuplicateKeyError:
-            # Only a second process could race here (see _locks).
-            raise Conflict("Send the message again.", "retry") from None
-        self.hub.publish(topic(room["_id"]), "room.message", message_view(message))
-        return message
-
-    def _lock(self, room_id) -> asyncio.Lock:
-        key = str(room_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        if len(self._locks) > 1000:  # forget idle rooms' locks
-            for other in [k for k, v in self._locks.items() if not v.locked()]:
-                if other != key:
-                    del self._locks[other]
-        return lock
+        for _ in range(NUMBER_TRIES):
+            if await self.db.rooms.find_one(query, {"_id": 1}) is None:
+                current = await self.db.rooms.find_one(
+                    {"_id": room["_id"]}, {"status": 1}
+                )
+                if current and current["status"] == CLOSED:
+                    raise _closed()
+                raise NotFound("No such room.")
+            newest = await self.db.room_messages.find_one(
+                {"room_id": room["_id"]}, {"seq": 1}, sort=[("seq", -1)]
+            )
+            message = {
+                "room_id": room["_id"],
+                "tenant_id": room["tenant_id"],
+                "seq": (newest["seq"] if newest else 0) + 1,
+                "sender": sender,
+                "kind": kind,
+                "text": text,
+                "at": now(),
+            }
+            if client_id is not None:
+                message["client_id"] = client_id
+            if attached:
+                message["media"] = attached
+            try:
+                await self.db.room_messages.insert_one(message)
+            except DuplicateKeyError:
+                if client_id is not None:
+                    earlier = await self._earlier(room, sender["id"], client_id)
+                    if earlier is not None:
+                        return earlier, False
+                continue  # the number was taken: try the next
+            # The room's own counter follows (for views and read marks); a
+            # crash before this line leaves it behind until the next message.
+            await self.db.rooms.update_one(
+                {"_id": room["_id"]}, {"$max": {"seq": message["seq"]}}
+            )
+            self.hub.publish(topic(room["_id"]), "room.message", message_view(message))
+            return message, True
+        log.warning("room %s: no free number after %d tries", room["_id"], NUMBER_TRIES)
+        raise Conflict("The room is very busy: send the message again.", "retry")
 
     async def mark_read(self, principal: Principal, room_id, seq) -> int:
         """Move the member's read mark forward (never back); announce it."""

@@ -6,6 +6,7 @@ import asyncio
 import io
 
 from PIL import Image
+from pymongo.asynchronous.collection import AsyncCollection
 
 from server import media
 from tests import clips
@@ -422,3 +423,51 @@ async def test_outsiders_get_not_found(live_server):
         f"/api/rooms/{room_id}/invite", {"user_ids": [outsiders[2].user["id"]]}
     )
     assert (status, body["reason"]) == (400, "bad_invitees")
+
+
+async def test_a_message_stored_late_never_leaves_a_gap_behind_a_newer_one(
+    live_server, monkeypatch
+):
+    """Two posts at once: a number is seen only once every lower one exists.
+
+    The first post is held just before its insert (as a slow write, or a
+    second process, would be) while another is stored: the other takes the
+    next free number, a reader sees no hole, and the held one then takes the
+    number after. Many posts at once get distinct numbers without gaps.
+    """
+    opener, (expert,), room_id = await room_with_experts(live_server, 1)
+    release, held = asyncio.Event(), asyncio.Event()
+    insert = AsyncCollection.insert_one
+
+    async def slow_insert(collection, document, *args, **kwargs):
+        if collection.name == "room_messages" and document.get("text") == "slow":
+            held.set()
+            await release.wait()
+        return await insert(collection, document, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "insert_one", slow_insert)
+    slow = asyncio.create_task(send(opener, room_id, "s", "slow"))
+    await asyncio.wait_for(held.wait(), TIMEOUT)
+    status, quick = await asyncio.wait_for(send(expert, room_id, "q", "quick"), TIMEOUT)
+    assert status == 201, quick
+    _, page = await opener.get(f"/api/rooms/{room_id}/messages")
+    numbers = [m["seq"] for m in page["messages"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert page["messages"][-1]["text"] == "quick"
+
+    release.set()
+    status, late = await asyncio.wait_for(slow, TIMEOUT)
+    assert status == 201, late
+    assert late["message"]["seq"] == quick["message"]["seq"] + 1
+
+    answers = await asyncio.gather(
+        *(send(expert, room_id, f"b{n}", f"burst {n}") for n in range(12))
+    )
+    assert [status for status, _ in answers] == [201] * 12
+    _, page = await opener.get(f"/api/rooms/{room_id}/messages")
+    numbers = [m["seq"] for m in page["messages"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    texts = sorted(m["text"] for m in page["messages"] if m["text"].startswith("b"))
+    assert texts == sorted(f"burst {n}" for n in range(12))
+    _, room = await opener.get(f"/api/rooms/{room_id}")
+    assert room["room"]["seq"] == numbers[-1]
