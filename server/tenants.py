@@ -25,7 +25,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from server import access, geo, territory
+from server import access, geo, leases, territory
 from server.access import Principal
 from server.auth import PHONE_RE
 from server.catalog import default_tenant_settings, settings_of
@@ -41,6 +41,8 @@ MAX_LIST = 5000
 # Tenant ids appear in topics and URLs: short lowercase slugs.
 TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 KINDS = ("police_district", "department")
+# Held while a territory is checked against the others and written.
+TERRITORIES_LEASE = "territories"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 # Roles an agency's admin hands out; platform_admin is the platform's own.
 ASSIGNABLE_ROLES = (access.OFFICER, access.COMMANDER, access.EXPERT, access.ADMIN)
@@ -369,7 +371,7 @@ class TenantService:
                 "bad_tenant_id",
             )
         doc = {"_id": tenant_id, **self._tenant_fields(body, creating=True)}
-        doc["territory"] = await self._free_territory(tenant_id, body.get("territory"))
+        area = territory.parse_area(body.get("territory"), "territory")
         doc.update(settings=default_tenant_settings(), created_at=_now())
         admin = body.get("admin")
         if admin is not None:
@@ -382,10 +384,14 @@ class TenantService:
                 raise Conflict(
                     "This account name is taken; choose another.", "username_taken"
                 )
-        try:
-            await self.db.tenants.insert_one(doc)
-        except DuplicateKeyError:
-            raise Conflict("An agency with this id exists.", "tenant_exists") from None
+        async with leases.lease(self.db, TERRITORIES_LEASE):
+            doc["territory"] = await self._free_territory(tenant_id, area)
+            try:
+                await self.db.tenants.insert_one(doc)
+            except DuplicateKeyError:
+                raise Conflict(
+                    "An agency with this id exists.", "tenant_exists"
+                ) from None
         log.info("tenant %s onboarded by %s", tenant_id, principal.id)
         self._audit(principal, "tenant.onboard", None, ("tenant", tenant_id))
         answer = {"tenant": platform_tenant_view(doc), "account": None}
@@ -410,14 +416,16 @@ class TenantService:
             fields["contact"] = _contact(body.get("contact"))
         return fields
 
-    async def _free_territory(self, tenant_id: str, value: Any) -> dict:
-        """A valid territory that overlaps no other agency's (borders may touch).
+    async def _free_territory(self, tenant_id: str, area: dict) -> dict:
+        """The parsed ``area`` if it overlaps no other agency's territory
+        (borders may touch); called holding the territories lease, with the
+        write that follows, so that two agencies drawn at the same instant,
+        in any processes, are checked one after the other.
 
         ``$geoIntersects`` finds every neighbour through the 2dsphere index,
         touching ones included; `territory.interiors_overlap` then refuses
         only those whose land is shared.
         """
-        area = territory.parse_area(value, "territory")
         cursor = self.db.tenants.find(
             {
                 "_id": {"$ne": tenant_id},
@@ -433,9 +441,6 @@ class TenantService:
                     "territory_overlap",
                     tenant=other["_id"],
                 )
-        # TODO(concurrency): two agencies drawn at the same instant could
-        # both pass this check; onboarding is rare and done by a handful of
-        # platform admins, so a lock is not worth its cost yet.
         return area
 
     async def update_tenant(self, principal: Principal, tenant_id, body: Any) -> dict:
@@ -447,12 +452,14 @@ class TenantService:
             raise NotFound("No such agency.")
         fields = self._tenant_fields(body, creating=False)
         if "territory" in body:
-            fields["territory"] = await self._free_territory(
-                tenant_id, body["territory"]
-            )
-        if not fields:
+            area = territory.parse_area(body["territory"], "territory")
+            async with leases.lease(self.db, TERRITORIES_LEASE):
+                fields["territory"] = await self._free_territory(tenant_id, area)
+                await self.db.tenants.update_one({"_id": tenant_id}, {"$set": fields})
+        elif fields:
+            await self.db.tenants.update_one({"_id": tenant_id}, {"$set": fields})
+        else:
             raise Invalid("Nothing to change.", "bad_body")
-        await self.db.tenants.update_one({"_id": tenant_id}, {"$set": fields})
         self._audit(
             principal,
             "tenant.update",

@@ -11,6 +11,7 @@ import datetime as dt
 import zoneinfo
 
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from tests.helpers import ApiClient, square
 from tests.test_alarms import citizen, raise_alarm
@@ -413,3 +414,67 @@ async def test_administration_and_grants_are_audited_without_phones(live_server)
     text = str(entries)
     for phone in ("13900002222", "55500199", "55550101"):
         assert phone not in text
+
+
+async def test_two_overlapping_agencies_drawn_at_once_are_checked_in_turn(
+    live_server, monkeypatch
+):
+    """The second is checked only once the first is stored, so one is refused.
+
+    The first onboarding is held just before its insert (a slow write, or a
+    second process); the second, drawn over the same land meanwhile, waits
+    for the territories lease and then sees the first.
+    """
+    admin = await platform_admin(live_server)
+    release, held = asyncio.Event(), asyncio.Event()
+    insert = AsyncCollection.insert_one
+
+    async def slow_insert(collection, document, *args, **kwargs):
+        if collection.name == "tenants" and document.get("_id") == "t3":
+            held.set()
+            await release.wait()
+        return await insert(collection, document, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "insert_one", slow_insert)
+    first = asyncio.create_task(admin.post("/api/platform/tenants", onboarding()))
+    await asyncio.wait_for(held.wait(), TIMEOUT)
+    overlapping = onboarding("t4", territory=square(118.805, 32.065, 0.01))
+    second = asyncio.create_task(admin.post("/api/platform/tenants", overlapping))
+    await asyncio.sleep(0.5)  # long enough for an unguarded check to pass
+    assert not second.done()
+    release.set()
+    status, answer = await asyncio.wait_for(first, TIMEOUT)
+    assert status == 201, answer
+    status, answer = await asyncio.wait_for(second, TIMEOUT)
+    assert (status, answer["reason"]) == (409, "territory_overlap"), answer
+    assert "t3" in answer["message"]
+    assert await live_server.platform.db.tenants.find_one({"_id": "t4"}) is None
+
+
+async def test_a_lapsed_territories_lease_is_taken_over_and_a_held_one_refused(
+    live_server, monkeypatch
+):
+    """A holder that died leaves the lease for at most its hold; one still
+    held past the wait is answered plainly."""
+    admin = await platform_admin(live_server)
+    leases = live_server.platform.db.leases
+    now = dt.datetime.now(dt.UTC)
+    await leases.insert_one(
+        {"_id": "territories", "holder": "dead", "until": now - dt.timedelta(seconds=1)}
+    )
+    status, answer = await admin.post("/api/platform/tenants", onboarding())
+    assert status == 201, answer
+    assert (await leases.find_one({"_id": "territories"}))["holder"] is None
+
+    before = await live_server.platform.db.tenants.find_one({"_id": "t3"})
+    monkeypatch.setattr("server.leases.WAIT_S", 0.3)
+    await leases.update_one(
+        {"_id": "territories"},
+        {"$set": {"holder": "alive", "until": now + dt.timedelta(seconds=60)}},
+    )
+    status, answer = await patch(
+        admin, "/api/platform/tenants/t3", {"territory": square(118.80, 32.06, 0.015)}
+    )
+    assert (status, answer["reason"]) == (409, "busy"), answer
+    stored = await live_server.platform.db.tenants.find_one({"_id": "t3"})
+    assert stored["territory"] == before["territory"]
