@@ -146,8 +146,9 @@ class Platform:
         # Federation: what agencies grant each other, asked on every use.
         self.experts.grants = self.rooms.grants = self.tasks.grants = self.grants
         self.musters.grants = self.grants
-        self.rooms.timers = self.timers
+        self.rooms.timers = self.tasks.timers = self.timers
         self.grants.rooms = self.rooms
+        self.grants.tasks = self.tasks
         for service in (
             self.alarms,
             self.rooms,

@@ -17,9 +17,10 @@ An agency's admin grants another agency one kind of access, from
 Nothing is cached: every use asks the database whether a grant is valid at
 that moment (not revoked, started, not yet ended), so a revoked or expired
 grant stops working at once without any job. What cannot be asked on every
-use, an open websocket following a room, is cut when the grant is revoked
-(`RoomService.grant_ended`) and when it runs out (a timer armed as the socket
-joins, see `RoomService.watch_shared`).
+use, an open websocket following a room or a granting agency's task board, is
+cut when the grant is revoked (`RoomService.grant_ended`,
+`TaskService.shared_board_ended`) and when it runs out (a timer armed as the
+socket joins: `RoomService._shared_member`, `TaskService.may_follow_board`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class GrantService:
         # members whose access ends with a grant).
         self.audit = None
         self.rooms = None
+        self.tasks = None
 
     # -- asking (every shared use) ---------------------------------------------
 
@@ -212,6 +214,8 @@ class GrantService:
             ends.isoformat(),
         )
         self._audit(principal, "grant.create", doc)
+        if kind == TASKS and self.tasks is not None:
+            self.tasks.shared_board_starts(principal.tenant_id, grantee, starts)
         return doc
 
     async def _border_zone(self, tenant_id: str, value) -> dict:
@@ -263,11 +267,13 @@ class GrantService:
 
     async def ended(self, doc: dict) -> None:
         """Close what a grant opened, unless another grant still opens it."""
-        if doc["kind"] != EXPERTS or self.rooms is None:
+        grantor, grantee, kind = doc["tenant_id"], doc["grantee_id"], doc["kind"]
+        if kind not in (EXPERTS, TASKS) or await self.valid(grantor, grantee, kind):
             return
-        if await self.valid(doc["tenant_id"], doc["grantee_id"], EXPERTS):
-            return
-        await self.rooms.grant_ended(doc["tenant_id"], doc["grantee_id"])
+        if kind == EXPERTS and self.rooms is not None:
+            await self.rooms.grant_ended(grantor, grantee)
+        if kind == TASKS and self.tasks is not None:
+            self.tasks.shared_board_ended(grantor, grantee)
 
     async def listing(self, principal: Principal) -> dict:
         """Grants the caller's agency gave and received, newest first."""

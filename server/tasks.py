@@ -232,6 +232,9 @@ class TaskService:
         # Grants between agencies (set by the platform): officers also see,
         # and sign up for, tasks of agencies granting "tasks" to theirs.
         self.grants = None
+        # The platform's timers (set by the platform): a shared board
+        # followed live stops when its grant runs out.
+        self.timers = None
 
     async def _update(self, query: dict, update: dict) -> dict | None:
         """Apply ``update`` if ``query`` matches; the task as it is after, or None.
@@ -268,6 +271,77 @@ class TaskService:
             tenants += await self.grants.tenants_granting(principal.tenant_id, "tasks")
         return tenants
 
+    async def may_follow_board(self, principal: Principal, tenant_id: str) -> bool:
+        """Whether ``principal`` may follow the live board ``tasks:<tenant_id>``.
+
+        Its own agency's, or for an officer one granting it "tasks" now. A
+        socket following a granting agency's board is cut when the grant is
+        revoked (`shared_board_ended`) or runs out (the timer armed here).
+        """
+        if principal.tenant_id == tenant_id:
+            return principal.has("tasks.read")
+        if self.grants is None or not principal.has("tasks.sign_up"):
+            return False
+        grantee = principal.tenant_id
+        grant = await self.grants.valid(tenant_id, grantee, "tasks")
+        if grant is None:
+            return False
+        if self.timers is not None:
+            self.timers.arm(
+                f"tasks-grant:{tenant_id}:{grantee}",
+                grant["ends_at"],
+                lambda: self._recheck_shared_board(tenant_id, grantee),
+            )
+        return True
+
+    def shared_board_starts(
+        self, grantor: str, grantee: str, starts: dt.datetime
+    ) -> None:
+        """A tasks grant was given: the grantee's open boards load again when
+        it starts (event ``tasks.shared_started`` on their own board), and
+        from then on follow the grantor's board too.
+
+        A grant starting later is announced by a timer of this process; if
+        the process restarts first, the boards pick it up at their next load.
+        """
+
+        def announce() -> None:
+            self.hub.publish(
+                f"tasks:{grantee}", "tasks.shared_started", {"tenant_id": grantor}
+            )
+
+        async def announce_later() -> None:
+            announce()
+
+        if starts <= now() or self.timers is None:
+            announce()
+        else:
+            key = f"tasks-grant-start:{grantor}:{grantee}"
+            self.timers.arm(key, starts, announce_later)
+
+    async def _recheck_shared_board(self, grantor: str, grantee: str) -> None:
+        """A tasks grant ran out: unless another holds, cut the board off."""
+        if await self.grants.valid(grantor, grantee, "tasks") is None:
+            self.shared_board_ended(grantor, grantee)
+
+    def shared_board_ended(self, grantor: str, grantee: str) -> int:
+        """Stop the grantee's open boards following the grantor's, live (in
+        every process): each socket is told ``tasks.shared_ended``."""
+        dropped = self.hub.drop(
+            f"tasks:{grantor}",
+            None,
+            "tasks.shared_ended",
+            {"tenant_id": grantor},
+            tenant_id=grantee,
+        )
+        log.info(
+            "tasks grant %s to %s ended: %d sockets here stop following",
+            grantor,
+            grantee,
+            dropped,
+        )
+        return dropped
+
     async def _task_shared(self, principal: Principal, task_id) -> dict:
         """A task of the caller's agency or of one granting it "tasks"."""
         tenants = await self._tenants_for(principal)
@@ -296,15 +370,19 @@ class TaskService:
     async def get(self, principal: Principal, task_id) -> dict:
         return await self._task_shared(principal, task_id)
 
-    async def board(self, principal: Principal, params: dict) -> list[dict]:
-        """Tasks of the agency not yet over, soonest first (filters optional).
+    async def board(
+        self, principal: Principal, params: dict
+    ) -> tuple[list[dict], list[str]]:
+        """Tasks of the agency not yet over, soonest first (filters optional),
+        and the agencies whose boards they come from (to follow live).
 
         ``skill``: tasks asking for it; ``from``/``to``: tasks overlapping that
         time; ``open``: only tasks still taking sign-ups; ``status``
         (managers): ``cancelled`` or ``all`` besides the default ``open``.
         """
+        boards = await self._tenants_for(principal)
         query: dict[str, Any] = {
-            "tenant_id": {"$in": await self._tenants_for(principal)},
+            "tenant_id": {"$in": boards},
             "ends_at": {"$gt": now()},
             "status": OPEN,
         }
@@ -323,7 +401,7 @@ class TaskService:
         if params.get("open") in ("1", "true"):
             query["signup_deadline"] = {"$gt": now()}
         cursor = self.db.tasks.find(query).sort("starts_at", 1).limit(200)
-        return await self.mark_shared(principal, await cursor.to_list())
+        return await self.mark_shared(principal, await cursor.to_list()), boards
 
     async def schedule(self, principal: Principal) -> list[dict]:
         """The officer's own sign-ups not yet over, each flagged if it overlaps.

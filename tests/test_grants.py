@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from tests.helpers import ApiClient, square
+from tests.helpers import ApiClient, Socket, square
 from tests.test_alarms import SCENE, citizen, open_all_day, raise_alarm
 from tests.test_rooms import joined_socket, next_event, send
 from tests.test_tasks import iso, publish
@@ -186,6 +186,82 @@ async def test_a_tasks_grant_shares_the_board_until_revoked(live_server):
     other = await live_server.signed_in(["officer"], "t2")
     status, body = await other.post(f"/api/tasks/{task['id']}/signup")
     assert status == 404
+
+
+async def board_socket(client: ApiClient, tenant_id: str) -> Socket:
+    """A socket following ``tasks:<tenant_id>`` (asserted accepted)."""
+    socket = await client.websocket()
+    await socket.receive_type("welcome")
+    await socket.send({"type": "subscribe", "id": "b", "topic": f"tasks:{tenant_id}"})
+    answer = await socket.receive()
+    assert answer["type"] == "subscribed", answer
+    return socket
+
+
+async def refused_board(client: ApiClient, tenant_id: str) -> dict:
+    socket = await client.websocket()
+    await socket.receive_type("welcome")
+    await socket.send({"type": "subscribe", "id": "r", "topic": f"tasks:{tenant_id}"})
+    answer = await socket.receive_type("error")
+    socket.close()
+    return answer
+
+
+async def test_a_tasks_grant_puts_the_granting_board_live_on_the_grantees_socket(
+    live_server,
+):
+    """B's officer follows A's board while the grant holds: A's new task
+    reaches the open socket; revoking tells the socket and stops it."""
+    admin_a = await live_server.signed_in(["admin"], "t1")
+    commander_a = await live_server.signed_in(["commander"], "t1")
+    officer_b = await live_server.signed_in(["officer"], "t2")
+    commander_b = await live_server.signed_in(["commander"], "t2")
+    assert (await refused_board(officer_b, "t1"))["reason"] == "topic_refused"
+
+    given = await grant(admin_a, "tasks")
+    status, body = await officer_b.get("/api/tasks")
+    assert status == 200, body
+    assert body["boards"] == ["t2", "t1"]
+    _, body = await commander_b.get("/api/tasks")
+    assert body["boards"] == ["t2"]  # commanders manage their own board only
+    assert (await refused_board(commander_b, "t1"))["reason"] == "topic_refused"
+    socket = await board_socket(officer_b, "t1")
+    task = await publish(commander_a)
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            event = await socket.receive_type("event")
+            if event["event"] == "task.changed":
+                break
+    assert (event["topic"], event["payload"]["id"]) == ("tasks:t1", task["id"])
+
+    await revoke(admin_a, given["id"])
+    async with asyncio.timeout(TIMEOUT):
+        event = await socket.receive_type("event")
+    assert event["event"] == "tasks.shared_ended", event
+    assert event["payload"] == {"tenant_id": "t1"}
+    await publish(commander_a, title="After the grant")
+    await socket.send({"type": "ping", "id": "p"})
+    # Nothing more of A's board arrives: the next message is the pong.
+    assert (await socket.receive())["type"] == "pong"
+    assert (await refused_board(officer_b, "t1"))["reason"] == "topic_refused"
+    _, body = await officer_b.get("/api/tasks")
+    assert body["boards"] == ["t2"]
+
+
+async def test_a_shared_board_stops_on_the_socket_when_the_grant_runs_out(
+    live_server,
+):
+    admin_a = await live_server.signed_in(["admin"], "t1")
+    officer_b = await live_server.signed_in(["officer"], "t2")
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    await grant(admin_a, "tasks", ends_at=soon.isoformat())
+    socket = await board_socket(officer_b, "t1")
+    # Nobody revokes: the grant's end alone stops the topic.
+    async with asyncio.timeout(TIMEOUT):
+        event = await socket.receive_type("event")
+    assert event["event"] == "tasks.shared_ended"
+    assert dt.datetime.now(dt.UTC) >= soon
+    assert (await refused_board(officer_b, "t1"))["reason"] == "topic_refused"
 
 
 async def test_border_alarms_are_read_only_and_only_inside_the_zone(live_server):

@@ -139,9 +139,14 @@ class TasksHandler(TaskBase):
         ),
         "get": op(
             "The agency's tasks not yet over, soonest first; query: skill, from, "
-            "to (ISO times), open=1 (still taking sign-ups), status=cancelled|all",
+            "to (ISO times), open=1 (still taking sign-ups), status=cancelled|all; "
+            "boards: the agencies whose live boards (topic tasks:<id>) they are on",
             tag="tasks",
-            response=obj(("tasks",), tasks={"type": "array", "items": TASK}),
+            response=obj(
+                ("tasks", "boards"),
+                tasks={"type": "array", "items": TASK},
+                boards={"type": "array", "items": {"type": "string"}},
+            ),
             errors=(400, 401, 403),
         ),
     }
@@ -155,9 +160,9 @@ class TasksHandler(TaskBase):
             name: self.get_query_argument(name, None)
             for name in ("skill", "from", "to", "open", "status")
         }
-        found = await self.tasks.board(self.principal, params)
+        found, boards = await self.tasks.board(self.principal, params)
         views = [task_view(t, self.principal.id, self.manages(t)) for t in found]
-        self.send_json({"tasks": views})
+        self.send_json({"tasks": views, "boards": boards})
 
 
 class ScheduleHandler(TaskBase):

@@ -302,7 +302,14 @@ class Cluster:
         if kind == "revoke":
             self.hub.revoke_sessions(set(data), forward=False)
         elif kind == "drop":
-            self.hub.drop(data["topic"], data["user"], data["e"], data["p"], False)
+            self.hub.drop(
+                data["topic"],
+                data["user"],
+                data["e"],
+                data["p"],
+                False,
+                tenant_id=data.get("tenant"),
+            )
         elif kind == "patch":
             state = self.presence.officers.get(data["id"])
             if state is not None and state.node is None:

@@ -175,14 +175,29 @@ class Hub:
             stream.subscribers.discard(subscriber)
 
     def drop(
-        self, topic: str, user_id: str, event: str, payload: Any, forward: bool = True
+        self,
+        topic: str,
+        user_id: str | None,
+        event: str,
+        payload: Any,
+        forward: bool = True,
+        tenant_id: str | None = None,
     ) -> int:
-        """Unsubscribe a user's sockets from ``topic``, telling each ``event``
-        (say a member removed from a room), in every process unless
-        ``forward`` is false. Returns how many sockets here were dropped."""
+        """Unsubscribe a user's sockets from ``topic`` (or, with ``tenant_id``
+        and no user, every socket of that agency's people), telling each
+        ``event`` (say a member removed from a room, or a grant that ended),
+        in every process unless ``forward`` is false. Returns how many
+        sockets here were dropped."""
         if forward and self.cluster is not None:
             self.cluster.control(
-                "drop", {"topic": topic, "user": user_id, "e": event, "p": payload}
+                "drop",
+                {
+                    "topic": topic,
+                    "user": user_id,
+                    "tenant": tenant_id,
+                    "e": event,
+                    "p": payload,
+                },
             )
         stream = self.streams.get(topic)
         frame = dumps_text(
@@ -191,7 +206,13 @@ class Hub:
         dropped = 0
         for subscriber in list(stream.subscribers if stream else ()):
             principal = getattr(subscriber, "principal", None)
-            if principal is not None and principal.id == user_id:
+            if principal is None:
+                continue
+            if user_id is not None:
+                chosen = principal.id == user_id
+            else:
+                chosen = tenant_id is not None and principal.tenant_id == tenant_id
+            if chosen:
                 subscriber.send_frame(frame)
                 stream.subscribers.discard(subscriber)
                 getattr(subscriber, "topics", set()).discard(topic)

@@ -50,8 +50,9 @@ async def _own_user(platform, principal: Principal, user_id: str) -> bool:
 
 @topic_kind("tasks")
 async def _task_board(platform, principal: Principal, tenant_id: str) -> bool:
-    """The task board of one tenant: figures change as officers sign up."""
-    return principal.has("tasks.read") and principal.tenant_id == tenant_id
+    """The task board of one tenant: figures change as officers sign up.
+    Its own people follow it, and officers of an agency it grants "tasks"."""
+    return await platform.tasks.may_follow_board(principal, tenant_id)
 
 
 @topic_kind("command")

@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.test_views import open_page, sign_in_through
+from tests.test_tasks import publish
 
 pytestmark = pytest.mark.browser
 
@@ -115,4 +116,42 @@ async def test_a_task_for_three_fills_its_waiting_list_moves_up_and_exports(
 
     for page, page_problems, _ in officers:
         assert page_problems.unexpected() == [], await page.title()
+    assert problems.unexpected() == []
+
+
+async def test_a_granting_agencys_tasks_come_and_go_live_on_the_grantees_board(
+    browser, live_server
+):
+    """An officer of t2 keeps /tasks open: t1 grants "tasks" and publishes,
+    and the task appears, marked as t1's, without a reload; the grant is
+    revoked and it goes, again without a reload."""
+    # Kept open across everything below: a reload would hide a missed event.
+    page, problems = await open_page(browser, timezone_id="Asia/Shanghai")
+    await sign_in_through(page, live_server, "tasks", ["officer"], tenant_id="t2")
+    await expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "connected"
+    )
+    await expect(page.locator("#board-empty")).to_be_visible()
+    admin = await live_server.signed_in(["admin"], "t1")
+    commander = await live_server.signed_in(["commander"], "t1")
+    ends = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    status, answer = await admin.post(
+        "/api/grants",
+        {"grantee_id": "t2", "kind": "tasks", "ends_at": ends.isoformat()},
+    )
+    assert status == 201, answer
+    grant_id = answer["grant"]["id"]
+    # The page hears of the grant on its own board and follows t1's: a task
+    # t1 publishes now appears without a reload.
+    task = await publish(commander, title="中山陵交通疏导")
+    shared = card(page, task["id"])
+    await expect(shared).to_be_visible()
+    await expect(shared.locator(".task-owner")).to_have_text(
+        "Tenant t1的任务（授权共享）"
+    )
+
+    status, answer = await admin.post(f"/api/grants/{grant_id}/revoke")
+    assert status == 200, answer
+    await expect(shared).to_have_count(0)
+    await expect(page.locator("#board-empty")).to_be_visible()
     assert problems.unexpected() == []

@@ -63,9 +63,11 @@ async def open_page(browser: Browser, **context_options) -> tuple[Page, Problems
     return page, Problems(page)
 
 
-async def sign_in_through(page: Page, live_server, view: str, roles) -> str:
+async def sign_in_through(
+    page: Page, live_server, view: str, roles, tenant_id: str = "t1"
+) -> str:
     """Opens ``/view``, is sent to the login page, signs in; returns the name."""
-    username, password = await live_server.create_user(roles=roles, tenant_id="t1")
+    username, password = await live_server.create_user(roles=roles, tenant_id=tenant_id)
     await page.goto(f"{live_server.url}/{view}")
     await expect(page).to_have_url(re.compile(rf"/login\?next=%2F{view}$"))
     await page.fill("#username", username)

@@ -78,7 +78,8 @@ export class RealtimeClient {
   /**
    * Follows `topic`. Handlers (all optional): `onEvent(name, payload, seq)`,
    * `onReload()` when the page must refetch its state, `onError(message)` when
-   * the server refuses the subscription.
+   * the server refuses the subscription, `onSubscribed()` when a subscription
+   * starts afresh (not resumed): what happened before it is not coming.
    */
   subscribe(topic, handlers = {}) {
     this.topics.set(topic, {
@@ -227,7 +228,10 @@ export class RealtimeClient {
     }
     entry.epoch = epoch;
     // Without resume we start from now; with resume the replay brings us up to seq.
-    if (!entry.resumed) entry.seq = seq;
+    if (!entry.resumed) {
+      entry.seq = seq;
+      if (entry.handlers.onSubscribed) entry.handlers.onSubscribed();
+    }
   }
 
   event({ topic, seq, event, payload }) {

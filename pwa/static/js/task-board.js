@@ -20,8 +20,13 @@ import {
 const ACTIVE = new Set(["confirmed", "pending", "waiting"]);
 
 export class VolunteerBoard {
-  constructor({ status }) {
+  /**
+   * `onBoards(ids)` hears, after each load, the agencies whose boards the
+   * tasks come from (the officer's own and those granting it "tasks").
+   */
+  constructor({ status, onBoards = null }) {
     this.status = status;
+    this.onBoards = onBoards;
     this.focus = null; // a task id to bring into view once shown
     this.overlaps = new Map(); // task id → overlaps reported at sign-up
     const filter = byId("board-filter");
@@ -68,6 +73,7 @@ export class VolunteerBoard {
       ]);
       this.showBoard(board.tasks);
       this.showSchedule(schedule.tasks);
+      if (this.onBoards) this.onBoards(board.boards || []);
       this.bringForward();
     } catch (error) {
       setStatus(this.status, errorText(error), "error");
@@ -92,6 +98,11 @@ export class VolunteerBoard {
       el("span", { class: "muted" }, t("tasks.deadline", { time: formatWhen(task.signup_deadline) })),
       el("span", { class: "task-skills" }, ...skillBadges(task.skills)),
     );
+    if (task.shared) {
+      // Another agency's task, on this board by its grant: say whose.
+      const name = task.tenant.name || task.tenant.id;
+      item.append(el("span", { class: "badge task-owner" }, t("tasks.shared_from", { name })));
+    }
     if (task.description) item.append(el("p", { class: "task-description" }, task.description));
     if (task.invited && !mine) item.append(el("span", { class: "badge badge-ok" }, t("tasks.invited")));
     if (mine) item.append(el("span", { class: "badge task-mine" }, stateText(mine)));

@@ -1,6 +1,8 @@
 // The task board (任务发布): officers sign up and keep their specialties;
 // commanders and admins publish tasks and manage rosters. Both follow the
-// agency's board live (topic tasks:<tenant>); officers also hear their own
+// agency's board live (topic tasks:<tenant>), officers also the boards of
+// agencies granting theirs "tasks" (until the grant ends, when the server
+// stops the topic with tasks.shared_ended); officers also hear their own
 // news (user:<id>, task.updated), which a push notification repeats while
 // the app is closed (a tap opens this page at #task=<id>).
 
@@ -18,8 +20,9 @@ const user = currentUser();
 const status = byId("page-status");
 const desk = document.getElementById("publisher") ? new TaskDesk({ status }) : null;
 const board = document.getElementById("volunteer")
-  ? new VolunteerBoard({ status })
+  ? new VolunteerBoard({ status, onBoards: followBoards })
   : null;
+const shared = new Set(); // other agencies' boards followed
 
 function refresh(taskId) {
   if (desk) desk.changed(taskId);
@@ -38,10 +41,46 @@ const socket = new RealtimeClient({
 socket.subscribe(`tasks:${user.tenant_id}`, {
   onEvent: (name, payload) => {
     if (name === "task.changed") refresh(payload.id);
+    // Another agency now shares its tasks: load them and follow its board.
+    if (name === "tasks.shared_started" && board) board.load();
   },
   onReload: () => refresh(null),
   onError: (message) => setStatus(status, message, "error"),
 });
+/** Follows exactly the other agencies' boards the last load came from. */
+function followBoards(ids) {
+  const wanted = new Set(ids.filter((id) => id !== user.tenant_id));
+  for (const id of shared) {
+    if (!wanted.has(id)) {
+      shared.delete(id);
+      socket.unsubscribe(`tasks:${id}`);
+    }
+  }
+  for (const id of wanted) {
+    if (shared.has(id)) continue;
+    shared.add(id);
+    socket.subscribe(`tasks:${id}`, {
+      onEvent: (name) => {
+        if (name === "tasks.shared_ended") {
+          shared.delete(id);
+          socket.unsubscribe(`tasks:${id}`);
+        }
+        if (name === "task.changed" || name === "tasks.shared_ended") board.load();
+      },
+      onReload: () => board.load(),
+      // A task published between the load and now was announced before
+      // this subscription: load once more.
+      onSubscribed: () => board.load(),
+      // Refused when the grant ended while this page was away: reload.
+      onError: () => {
+        shared.delete(id);
+        socket.unsubscribe(`tasks:${id}`);
+        board.load();
+      },
+    });
+  }
+}
+
 if (board) {
   socket.subscribe(`user:${user.id}`, {
     onEvent: (name, payload) => {
