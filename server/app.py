@@ -149,6 +149,8 @@ class Platform:
         self.rooms.timers = self.tasks.timers = self.timers
         self.grants.rooms = self.rooms
         self.grants.tasks = self.tasks
+        self.grants.hub = self.hub
+        self.dispatcher.grants = self.grants
         for service in (
             self.alarms,
             self.rooms,
@@ -230,7 +232,7 @@ class Platform:
         await self.timers.close()
         await self.push.close()
         await self.officers.positions.close()
-        await self.dispatcher.acks.close()
+        await self.dispatcher.close()
         await self.audit.close()
         await self.client.close()
         if self.db_timer is not None and self.db_timer.totals:

@@ -22,12 +22,14 @@ batches (`server.realtime.acks`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 
 from pymongo import InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from server import alarm_views, alarms
 from server.alarms import settings_of
@@ -78,6 +80,10 @@ class Dispatcher:
         self.push = None  # server.push.PushService, set by the platform
         # Notes a change for the command room's officer feed (OfficerService.note).
         self.feed = None
+        # The grants (set by the platform): an alarm in a border zone that its
+        # agency grants is announced to the neighbour's command rooms too.
+        self.grants = None
+        self._border_tasks: set[asyncio.Task] = set()
 
     # -- offers ------------------------------------------------------------
 
@@ -85,6 +91,7 @@ class Dispatcher:
         """A new alarm, just stored: the first offer round starts at once."""
         self._publish_status(alarm)
         self.hub.publish(f"command:{alarm['tenant_id']}", "alarm.new", _summary(alarm))
+        self._tell_border(alarm)
         await self.offer_round(alarm["_id"], alarm, tenant)
         self._arm_escalation(alarm["_id"], alarm["deadline_at"])
 
@@ -354,6 +361,7 @@ class Dispatcher:
         self.hub.publish(
             f"command:{alarm['tenant_id']}", "alarm.escalated", _summary(alarm)
         )
+        self._tell_border(alarm)
         self._publish_status(alarm)
 
     async def alarm_changed(self, alarm: dict) -> None:
@@ -380,6 +388,7 @@ class Dispatcher:
         self.hub.publish(
             f"command:{alarm['tenant_id']}", "alarm.updated", _summary(alarm)
         )
+        self._tell_border(alarm)
         assignee = alarm.get("assignee")
         if assignee:
             self.hub.publish(
@@ -387,6 +396,31 @@ class Dispatcher:
                 "alarm.updated",
                 alarm_views.staff_view(alarm),
             )
+
+    def _tell_border(self, alarm: dict) -> None:
+        """Nudge the command rooms of neighbours granted a border zone holding
+        the alarm; in the background, so that dispatch never waits on it."""
+        if self.grants is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._border_nudge(alarm))
+        self._border_tasks.add(task)
+        task.add_done_callback(self._border_tasks.discard)
+
+    async def _border_nudge(self, alarm: dict) -> None:
+        try:
+            watchers = await self.grants.border_watchers(alarm)
+        except PyMongoError as error:
+            # The page still polls now and then; this nudge is only news.
+            log.warning("border watchers of alarm %s unknown: %s", alarm["_id"], error)
+            return
+        for grantee in watchers:
+            self.grants.border_changed(grantee, str(alarm["_id"]))
+
+    async def close(self) -> None:
+        """Let the border nudges under way finish, then the acks flush."""
+        if self._border_tasks:
+            await asyncio.wait(set(self._border_tasks), timeout=5.0)
+        await self.acks.close()
 
     def _publish_status(self, alarm: dict) -> None:
         position = None

@@ -103,6 +103,9 @@ class GrantService:
         self.audit = None
         self.rooms = None
         self.tasks = None
+        # The realtime hub (set by the platform): command rooms watching a
+        # border zone hear when its alarms change.
+        self.hub = None
 
     # -- asking (every shared use) ---------------------------------------------
 
@@ -134,6 +137,29 @@ class GrantService:
             return []
         query = {"tenant_id": tenant_id, "kind": kind, **valid_at(at or now())}
         return sorted(set(await self.db.grants.distinct("grantee_id", query)))
+
+    async def border_watchers(self, alarm: dict) -> list[str]:
+        """Agencies whose command rooms see ``alarm``: those its agency grants
+        border_alarms with a zone that holds its location."""
+        location = alarm.get("location")
+        if not location:
+            return []
+        query = {
+            "tenant_id": alarm["tenant_id"],
+            "kind": BORDER_ALARMS,
+            **valid_at(now()),
+            "zone": {"$geoIntersects": {"$geometry": location}},
+        }
+        return sorted(set(await self.db.grants.distinct("grantee_id", query)))
+
+    def border_changed(self, grantee: str, alarm_id: str | None) -> None:
+        """Tell ``grantee``'s command rooms to fetch the border alarms again
+        (event ``border.changed`` on ``command:<grantee>``): one of them
+        changed (``alarm_id``), or a grant opened or closed a zone (None)."""
+        if self.hub is not None:
+            self.hub.publish(
+                f"command:{grantee}", "border.changed", {"alarm_id": alarm_id}
+            )
 
     async def border_zones(self, grantee: str, at=None) -> list[dict]:
         """The border_alarms grants in force for ``grantee``: grantor and zone."""
@@ -216,6 +242,8 @@ class GrantService:
         self._audit(principal, "grant.create", doc)
         if kind == TASKS and self.tasks is not None:
             self.tasks.shared_board_starts(principal.tenant_id, grantee, starts)
+        if kind == BORDER_ALARMS and starts <= at:
+            self.border_changed(grantee, None)
         return doc
 
     async def _border_zone(self, tenant_id: str, value) -> dict:
@@ -268,6 +296,8 @@ class GrantService:
     async def ended(self, doc: dict) -> None:
         """Close what a grant opened, unless another grant still opens it."""
         grantor, grantee, kind = doc["tenant_id"], doc["grantee_id"], doc["kind"]
+        if kind == BORDER_ALARMS:
+            self.border_changed(grantee, None)  # its zone's alarms go
         if kind not in (EXPERTS, TASKS) or await self.valid(grantor, grantee, kind):
             return
         if kind == EXPERTS and self.rooms is not None:

@@ -264,6 +264,56 @@ async def test_a_shared_board_stops_on_the_socket_when_the_grant_runs_out(
     assert (await refused_board(officer_b, "t1"))["reason"] == "topic_refused"
 
 
+async def command_events(socket: Socket, wanted: str, count: int) -> list[dict]:
+    """The payloads of the next ``count`` ``wanted`` events on the socket."""
+    found = []
+    async with asyncio.timeout(TIMEOUT):
+        while len(found) < count:
+            event = await socket.receive_type("event")
+            if event["event"] == wanted:
+                found.append(event["payload"])
+    return found
+
+
+async def test_border_alarm_changes_are_announced_to_the_granted_command_room(
+    live_server,
+):
+    """A's alarm inside the zone granted to B nudges B's command topic as it
+    is raised and as it changes; one outside the zone does not; granting and
+    revoking the zone nudge it too."""
+    await open_all_day(live_server, "t1")
+    admin_a = await live_server.signed_in(["admin"], "t1")
+    commander_b = await live_server.signed_in(["commander"], "t2")
+    socket = await commander_b.websocket()
+    await socket.receive_type("welcome")
+    await socket.send({"type": "subscribe", "id": "c", "topic": "command:t2"})
+    assert (await socket.receive_type("subscribed"))["topic"] == "command:t2"
+    zone = square(118.795, 32.06, 0.005)["coordinates"][0]
+    given = await grant(
+        admin_a, "border_alarms", zone={"type": "Polygon", "coordinates": zone}
+    )
+    assert await command_events(socket, "border.changed", 1) == [{"alarm_id": None}]
+
+    person = await citizen(live_server)
+    _, outside = await raise_alarm(person, lon=SCENE[0], lat=SCENE[1])
+    _, inside = await raise_alarm(person, lon=118.797, lat=32.063)
+    inside_id = inside["alarm"]["id"]
+    [raised] = await command_events(socket, "border.changed", 1)
+    assert raised == {"alarm_id": inside_id}
+    status, _ = await person.post(f"/api/alarms/{inside_id}/cancel")
+    assert status == 200
+    status, _ = await person.post(f"/api/alarms/{outside['alarm']['id']}/cancel")
+    assert status == 200
+    [cancelled] = await command_events(socket, "border.changed", 1)
+    assert cancelled == {"alarm_id": inside_id}
+    await revoke(admin_a, given["id"])
+    # Only the revocation's nudge follows: nothing about the outside alarm.
+    assert await command_events(socket, "border.changed", 1) == [{"alarm_id": None}]
+    await socket.send({"type": "ping", "id": "p"})
+    assert (await socket.receive_type("pong"))["id"] == "p"
+    socket.close()
+
+
 async def test_border_alarms_are_read_only_and_only_inside_the_zone(live_server):
     """B's commander sees A's alarm inside the border zone, marked as A's,
     and cannot dispatch or close it; an alarm outside the zone stays hidden."""

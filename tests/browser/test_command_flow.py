@@ -219,9 +219,11 @@ async def test_a_dispatch_that_lost_a_race_is_explained(browser, live_server):
 
 async def test_a_neighbours_border_alarm_is_drawn_read_only(browser, live_server):
     """t2 grants t1 a border zone: t1's command room draws t2's alarm there as
-    a grey, read-only dot naming t2, and keeps it out of its own queue."""
+    a grey, read-only dot naming t2, and keeps it out of its own queue. A
+    new one appears live, and revoking the grant clears them, live too (the
+    page's fallback poll is two minutes: far beyond these waits)."""
     from tests.helpers import square
-    from tests.test_grants import grant
+    from tests.test_grants import grant, revoke
 
     await open_all_day(live_server, "t2")
     admin_b = await live_server.signed_in(["admin"], "t2")
@@ -230,7 +232,7 @@ async def test_a_neighbours_border_alarm_is_drawn_read_only(browser, live_server
         "type": "Polygon",
         "coordinates": square(118.82, 32.06, 0.005)["coordinates"][0],
     }
-    await grant(admin_b, "border_alarms", grantee="t1", zone=zone)
+    given = await grant(admin_b, "border_alarms", grantee="t1", zone=zone)
     _, body = await raise_alarm(await citizen(live_server), lon=118.822, lat=32.063)
     alarm_id = body["alarm"]["id"]
 
@@ -244,6 +246,13 @@ async def test_a_neighbours_border_alarm_is_drawn_read_only(browser, live_server
     popup = page.locator(".leaflet-popup-content")
     await expect(popup).to_contain_text("邻区警情：Tenant t2")
     await expect(popup).to_contain_text("只读")
+
+    _, body = await raise_alarm(await citizen(live_server), lon=118.823, lat=32.062)
+    second = page.locator(f'[data-border-alarm="{body["alarm"]["id"]}"]')
+    await expect(second).to_have_count(1)
+    await expect(page.locator("#border-count")).to_contain_text("2")
+    await revoke(admin_b, given["id"])
+    await expect(page.locator("[data-border-alarm]")).to_have_count(0)
     assert problems.unexpected() == []
 
 

@@ -29,8 +29,10 @@ const POLL_MS = 15000;
 const ROSTER_DEBOUNCE_MS = 2000;
 const ZONE_STYLE = { color: "#1d4ed8", weight: 2, fillOpacity: 0.06 };
 // Neighbours' alarms in a border zone they grant: shown, never acted on.
-// They are not on this agency's websocket topic, so they are asked for again
-// every half minute (enough to know what is happening across the border).
+// The server nudges this agency's topic (border.changed) when one of them
+// changes or a grant opens or closes a zone; the page then asks for them
+// again, at most once a second, and every two minutes in case a nudge was
+// lost (a grant that started on its own, a process restarted).
 const BORDER_STYLE = {
   radius: 7,
   color: "#6b7280",
@@ -39,13 +41,14 @@ const BORDER_STYLE = {
   fillColor: "#e5e7eb",
   fillOpacity: 0.9,
 };
-const BORDER_POLL_MS = 30000;
+const BORDER_POLL_MS = 120000;
+const BORDER_DEBOUNCE_MS = 1000;
 const HASH_PREFIX = "#alarm=";
 
 const status = byId("page-status");
 const labels = new CommandLabels();
 const book = new AlarmBook();
-const state = { selected: null, rosterTimer: null, border: [] };
+const state = { selected: null, rosterTimer: null, borderTimer: null, border: [] };
 
 startPage();
 const map = createMap(byId("map"));
@@ -278,8 +281,18 @@ async function loadCategories() {
 
 // -- live updates ------------------------------------------------------------------
 
+function scheduleBorderRefresh() {
+  if (state.borderTimer !== null) return;
+  state.borderTimer = setTimeout(() => {
+    state.borderTimer = null;
+    loadAlarms();
+  }, BORDER_DEBOUNCE_MS);
+}
+
 function onEvent(name, payload) {
-  if (name === "officers.moved") {
+  if (name === "border.changed") {
+    scheduleBorderRefresh();
+  } else if (name === "officers.moved") {
     if (!officers.applyMoves(payload.officers || [])) scheduleRosterRefresh();
   } else if (name.startsWith("alarm.")) {
     applyAlarm(payload, name);
