@@ -41,6 +41,11 @@ def changes(schema: dict) -> dict:
     return {**schema, "anyOf": [{"required": [name]} for name in names]}
 
 
+def optional_text(max_length: int) -> dict:
+    """An optional text the server reads with null as empty."""
+    return {"type": ["string", "null"], "maxLength": max_length}
+
+
 def text(max_length: int | None = None, *, one_line: bool = False) -> dict:
     """A string with more than blanks in it: the server strips what it reads.
 
@@ -98,8 +103,11 @@ def op(
         },
     }
     if body is not None:
+        # No body reads as {} (BaseHandler.json_body): a body is optional
+        # when {} is a valid one, i.e. nothing in it is required.
+        needs_something = any(k in body for k in ("required", "anyOf", "oneOf"))
         operation["requestBody"] = {
-            "required": True,
+            "required": needs_something,
             "content": {"application/json": {"schema": body}},
         }
     parameters = [

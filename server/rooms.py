@@ -27,6 +27,7 @@ import logging
 import math
 import time
 
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -50,6 +51,10 @@ INVITE_MAX = 20
 # a long disconnect takes several pages, each one cheap.
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
+_NOT_INVITABLE = (
+    "Only experts, officers and commanders of this agency, and experts an "
+    "agency grants it, can be invited."
+)
 # A message whose number is taken by another at the same instant takes the
 # next; this many collisions in a row means something is wrong.
 NUMBER_TRIES = 20
@@ -404,7 +409,11 @@ class RoomService:
             or not all(isinstance(u, str) for u in user_ids)
         ):
             raise Invalid(f"Name 1 to {INVITE_MAX} accounts to invite.", "bad_invitees")
-        ids = [object_id(u) for u in dict.fromkeys(user_ids)]
+        if not all(ObjectId.is_valid(u) for u in user_ids):
+            # A malformed id names no account: the same answer as an unknown
+            # one (not a 404, which would say the room is missing).
+            raise Invalid(_NOT_INVITABLE, "bad_invitees")
+        ids = [ObjectId(u) for u in dict.fromkeys(user_ids)]
         lenders = []
         if self.grants is not None:
             lenders = await self.grants.tenants_granting(room["tenant_id"], "experts")
@@ -424,11 +433,7 @@ class RoomService:
             {"name": 1, "roles": 1, "tenant_id": 1},
         ).to_list()
         if len(users) != len(ids):
-            raise Invalid(
-                "Only experts, officers and commanders of this agency, and experts "
-                "an agency grants it, can be invited.",
-                "bad_invitees",
-            )
+            raise Invalid(_NOT_INVITABLE, "bad_invitees")
         return users
 
     async def respond(self, principal: Principal, room_id, accept) -> dict:

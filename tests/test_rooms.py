@@ -423,6 +423,11 @@ async def test_outsiders_get_not_found(live_server):
         f"/api/rooms/{room_id}/invite", {"user_ids": [outsiders[2].user["id"]]}
     )
     assert (status, body["reason"]) == (400, "bad_invitees")
+    # A malformed id is no account either: the room itself is there (not 404).
+    status, body = await opener.post(
+        f"/api/rooms/{room_id}/invite", {"user_ids": [expert.user["id"], "x"]}
+    )
+    assert (status, body["reason"]) == (400, "bad_invitees")
 
 
 async def test_a_message_stored_late_never_leaves_a_gap_behind_a_newer_one(

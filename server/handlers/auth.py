@@ -3,7 +3,7 @@
 from server import access
 from server.auth import public_user
 from server.handlers.base import BaseHandler
-from server.openapi import TERMS_VERSION, obj, op
+from server.openapi import TERMS_VERSION, obj, op, text
 
 USER = obj(
     ("id", "roles", "kind"),
@@ -24,8 +24,9 @@ class LoginHandler(BaseHandler):
             tag="identity",
             body=obj(
                 ("username", "password"),
-                # Blank names and passwords are refused (400) before any check.
-                username={"type": "string", "pattern": "\\S", "maxLength": 64},
+                # Blank names (control characters count as blank) and blank
+                # passwords are refused (400) before any check.
+                username=text(64, one_line=True),
                 password={"type": "string", "minLength": 1, "maxLength": 256},
             ),
             response=USER_ANSWER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.handlers import route
 from server.handlers.base import BaseHandler
-from server.openapi import obj, op
+from server.openapi import obj, op, optional_text
 
 TIME = {"type": "string", "format": "date-time"}
 SIDE = obj(("id",), id={"type": "string"}, name={"type": ["string", "null"]})
@@ -47,7 +47,7 @@ class GrantsHandler(BaseHandler):
                 starts_at=TIME,
                 ends_at=TIME,
                 zone={"type": "object", "description": "GeoJSON Polygon"},
-                note={"type": "string", "maxLength": 500},
+                note=optional_text(500),
             ),
             response=obj(("grant",), grant=GRANT),
             status=201,

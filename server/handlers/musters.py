@@ -11,7 +11,7 @@ from server import cap
 from server.handlers import route
 from server.handlers.base import BaseHandler, PageHandler
 from server.musters import board_view, officer_view, summary_view
-from server.openapi import GEOJSON_POINT, obj, op, text
+from server.openapi import GEOJSON_POINT, obj, op, optional_text, text
 
 MUSTER_ID = ("muster_id",)
 COUNTS = obj(
@@ -84,7 +84,7 @@ class MustersHandler(BaseHandler):
                 radius_m={"type": "integer", "minimum": 100, "maximum": 20000},
                 message=text(500),
                 needed={"type": "integer", "minimum": 1, "maximum": 1000},
-                address={"type": "string", "maxLength": 200},
+                address=optional_text(200),
                 ends_at={
                     "type": "string",
                     "format": "date-time",
@@ -218,7 +218,7 @@ class RemindHandler(BaseHandler):
 class EndHandler(BaseHandler):
     access, api = _action(
         "End the muster; every officer alerted is told",
-        obj((), note={"type": "string", "maxLength": 500}),
+        obj((), note=optional_text(500)),
     )
 
     async def post(self, muster_id: str) -> None:

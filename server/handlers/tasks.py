@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from server.handlers import route
 from server.handlers.base import BaseHandler
-from server.openapi import GEOJSON_POINT, changes, obj, op, text
+from server.openapi import GEOJSON_POINT, changes, obj, op, optional_text, text
 from server.tasks import task_view
 
 TASK_ID = ("task_id",)
@@ -75,14 +75,18 @@ TASK = obj(
 TASK_ANSWER = obj(("task",), task=TASK)
 TASK_FIELDS = {
     "title": text(120),
-    "description": {"type": "string", "maxLength": 4000},
+    "description": optional_text(4000),
     "place": PLACE,
-    "place_name": {"type": "string", "maxLength": 200},
+    "place_name": optional_text(200),
     "starts_at": TIME,
     "ends_at": TIME,
     "signup_deadline": TIME,
     "needed": {"type": "integer", "minimum": 1},
-    "skills": {"type": "array", "items": {"type": "string"}},
+    "skills": {
+        "type": ["array", "null"],
+        "items": {"type": "string"},
+        "description": "Codes of the agency's vocabulary; null is none",
+    },
     "confirm": {"enum": ["auto", "manual"]},
 }
 PERSON = obj(
@@ -282,7 +286,7 @@ class CancelHandler(TaskBase):
     access, api = _action(
         "Cancel the task; everyone signed up is told",
         "tasks.publish",
-        obj((), reason={"type": "string", "maxLength": 1000}),
+        obj((), reason=optional_text(1000)),
     )
 
     async def post(self, task_id: str) -> None:
