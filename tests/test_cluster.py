@@ -112,6 +112,15 @@ async def nodes(launch, mongo_uri):  # noqa: F811 - the fixture imported above
         await pair.client.close()
 
 
+async def logged(process, text: str) -> None:
+    """Wait until the process has logged ``text``."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            if text in process.output():
+                return
+            await asyncio.sleep(0.2)
+
+
 async def next_event(socket, name: str) -> dict:
     async with asyncio.timeout(TIMEOUT):
         while True:
@@ -327,3 +336,36 @@ async def test_a_restarted_node_resumes_its_change_stream_where_it_stopped(nodes
     commander = await nodes.staff("B", "commander")
     status, body = await commander.get("/api/command/alarms")
     assert status == 200 and missed in [alarm["id"] for alarm in body["alarms"]]
+
+
+async def test_events_whose_write_failed_reach_the_other_process_once_it_works(
+    nodes,
+):
+    """A's batches are refused by the database for a while (a validator on
+    cluster_events, as a write to a database away would fail): the offer to
+    the officer on B is held, in order, and reaches B with the next batch
+    that gets through."""
+    names = await nodes.seed(claim_window_s=120, officers=1)
+    a, b = nodes.start("A"), nodes.start("B")
+    a.wait_healthy()
+    b.wait_healthy()
+    near = (SCENE[0] + 0.001, SCENE[1])
+    officer, socket = await nodes.officer("B", names[0], *near)
+    await nodes.known_to_others("B", [officer.user["id"]])
+    person = await nodes.citizen("A")
+
+    refuse = {"origin": {"$ne": "A"}}
+    await nodes.db.command("collMod", "cluster_events", validator=refuse)
+    try:
+        alarm_id = await raise_at_scene(person)
+        await logged(a, "cluster events not sent")
+        # Nothing of A's got through meanwhile.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(next_event(socket, "offer.new"), 1.0)
+    finally:
+        await nodes.db.command("collMod", "cluster_events", validator={})
+    offer = await next_event(socket, "offer.new")
+    assert offer["alarm_id"] == alarm_id
+    await logged(a, "cluster events flowing again")
+    officer.close_sockets()
+    person.close_sockets()

@@ -69,6 +69,12 @@ SWEEP_S = 2.0
 # takes it.
 GRACE_S = 1.0
 OFFERING = "offering"
+# Events and controls whose write failed (the database away) are kept, in
+# order, and sent with the next batch that gets through, for this long and
+# up to this many; older news is dropped (counted in the log): by then the
+# pages have reloaded their state from the database anyway.
+HOLD_S = 120.0
+HOLD_MAX = 50_000
 
 
 def now() -> dt.datetime:
@@ -88,6 +94,11 @@ class Cluster:
         # dropped from a room must not get the room's next event elsewhere.
         self._items: list[dict] = []
         self._flush_scheduled = False
+        # One write at a time, so that batches arrive in the order they were
+        # made; when the first failed write happened (None: none failing).
+        self._sending = asyncio.Lock()
+        self._failing_since: float | None = None
+        self.dropped = 0
         self.heard: dict[str, float] = {}
         self._tasks: list[asyncio.Task] = []
         self._last_full = 0.0
@@ -164,14 +175,61 @@ class Cluster:
         task.add_done_callback(_log_failure)
 
     async def _flush(self, presence: list | None = None, gone=()) -> None:
-        items, self._items = self._items, []
-        if not items and presence is None:
+        """Write what is queued (and ``presence``) as one batch.
+
+        One write is in flight at a time: an event queued meanwhile waits for
+        it (and is sent right after), so batches keep their order. A failed
+        write puts its items back at the head of the queue for the next
+        batch (the heartbeat's, every `PRESENCE_S`), within `HOLD_S` and
+        `HOLD_MAX`.
+        """
+        if self._sending.locked() and presence is None:
+            return  # the write in flight sends these next
+        async with self._sending:
+            items, self._items = self._items, []
+            if not items and presence is None:
+                return
+            doc = {"origin": self.node, "at": now(), "items": items}
+            if presence is not None:
+                doc["presence"] = presence
+                doc["gone"] = list(gone)
+            try:
+                await self.db.cluster_events.insert_one(doc)
+            except PyMongoError:
+                self._hold(items)
+                raise
+            if self._failing_since is not None:
+                log.info(
+                    "cluster events flowing again after %.1f s (%d items in the batch)",
+                    time.monotonic() - self._failing_since,
+                    len(items),
+                )
+                self._failing_since = None
+        if self._items:
+            self._schedule()
+
+    def _hold(self, items: list[dict]) -> None:
+        """Keep the items of a failed write for the next one, oldest first."""
+        at = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = at
+        if at - self._failing_since > HOLD_S:
+            dropped = len(items) + len(self._items)
+            self._items = []
+            self.dropped += dropped
+            log.warning(
+                "cluster events failing for %.0f s: %d dropped (%d in all)",
+                at - self._failing_since,
+                dropped,
+                self.dropped,
+            )
             return
-        doc = {"origin": self.node, "at": now(), "items": items}
-        if presence is not None:
-            doc["presence"] = presence
-            doc["gone"] = list(gone)
-        await self.db.cluster_events.insert_one(doc)
+        self._items[:0] = items
+        excess = len(self._items) - HOLD_MAX
+        if excess > 0:
+            del self._items[:excess]
+            self.dropped += excess
+            log.warning("cluster events held beyond %d: %d dropped", HOLD_MAX, excess)
 
     # -- presence and heartbeats -------------------------------------------------
 
