@@ -172,6 +172,11 @@ class RoomService:
         # longer.
         self.grants = None
         self.timers = None
+        # Who follows each room on the other processes (several processes):
+        # room id -> node -> the user ids it last said. Each node says so as
+        # its followers change and every few seconds; a node found dead is
+        # forgotten (`node_gone`).
+        self._elsewhere: dict[str, dict[str, frozenset[str]]] = {}
 
     # -- reading -----------------------------------------------------------
 
@@ -270,11 +275,18 @@ class RoomService:
         return await cursor.sort("created_at", -1).limit(PAGE_MAX).to_list()
 
     def present(self, room_id) -> list[str]:
-        """Ids of the members with a socket following the room now."""
+        """Ids of the members with a socket following the room now, on this
+        process or, as they last said, on the others."""
+        here = self._present_here(room_id)
+        for ids in self._elsewhere.get(str(room_id), {}).values():
+            here |= ids
+        return sorted(here)
+
+    def _present_here(self, room_id) -> set[str]:
         stream = self.hub.streams.get(topic(room_id))
         if stream is None:
-            return []
-        return sorted({s.principal.id for s in stream.subscribers})
+            return set()
+        return {s.principal.id for s in stream.subscribers}
 
     async def messages(
         self, principal: Principal, room_id, after=0, limit=PAGE_DEFAULT
@@ -792,11 +804,51 @@ class RoomService:
         self.announce_presence(room["_id"])
 
     def announce_presence(self, room_id) -> None:
-        self.hub.publish(
+        """Tell the room's followers here who follows it now (everywhere),
+        and tell the other processes who follows it here."""
+        self._tell_followers(room_id)
+        cluster = self.hub.cluster
+        if cluster is not None:
+            here = sorted(self._present_here(room_id))
+            cluster.control("room.presence", {"room": str(room_id), "ids": here})
+
+    def _tell_followers(self, room_id) -> None:
+        # Here only: each process tells its own followers (see above).
+        self.hub.publish_here(
             topic(room_id),
             "room.presence",
             {"room_id": str(room_id), "present": self.present(room_id)},
         )
+
+    def presence_elsewhere(self, room_id: str, node: str, ids) -> None:
+        """Another process says who follows ``room_id`` there."""
+        rooms = self._elsewhere.setdefault(room_id, {})
+        before = rooms.get(node, frozenset())
+        now_there = frozenset(ids)
+        if now_there:
+            rooms[node] = now_there
+        else:
+            rooms.pop(node, None)
+            if not rooms:
+                del self._elsewhere[room_id]
+        if now_there != before:
+            self._tell_followers(room_id)
+
+    def share_presence(self) -> None:
+        """Say again, to the other processes, who follows each room here (a
+        process started since, or one that missed a message, learns it)."""
+        cluster = self.hub.cluster
+        if cluster is None:
+            return
+        for name, stream in list(self.hub.streams.items()):
+            if name.startswith("room:") and stream.subscribers:
+                ids = sorted({s.principal.id for s in stream.subscribers})
+                cluster.control("room.presence", {"room": name[5:], "ids": ids})
+
+    def node_gone(self, node: str) -> None:
+        """A process died: its followers follow no room any more."""
+        for room_id in [r for r, nodes in self._elsewhere.items() if node in nodes]:
+            self.presence_elsewhere(room_id, node, ())
 
     def socket_closed(self, socket) -> None:
         """A socket went away: rooms it followed announce who is left."""

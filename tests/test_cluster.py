@@ -301,6 +301,60 @@ async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(n
         client.close_sockets()
 
 
+async def presence_of(socket, wanted: set[str]) -> list[str]:
+    """The room.presence lists seen on ``socket`` until one is ``wanted``."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            present = (await next_event(socket, "room.presence"))["present"]
+            if set(present) == wanted:
+                return present
+
+
+async def test_a_rooms_presence_names_its_followers_on_both_processes(nodes):
+    """The commander follows the room on A, the expert on B: each sees both
+    present; the expert leaves and A's list drops them; B stopping for good
+    (killed) takes its followers off the list once it is found dead."""
+    await nodes.seed(claim_window_s=60, officers=0)
+    a, b = nodes.start("A"), nodes.start("B")
+    a.wait_healthy()
+    b.wait_healthy()
+    commander = await nodes.staff("A", "commander")
+    expert = await nodes.staff("B", "expert")
+    status, body = await commander.post(
+        "/api/rooms",
+        {
+            "title": "Flood",
+            "lon": SCENE[0],
+            "lat": SCENE[1],
+            "invite": [expert.user["id"]],
+        },
+    )
+    assert status == 201, body
+    room_id = body["room"]["id"]
+    status, _ = await expert.post(f"/api/rooms/{room_id}/respond", {"accept": True})
+    assert status == 200
+    sockets = {}
+    for name, client in (("commander", commander), ("expert", expert)):
+        socket = sockets[name] = await client.websocket()
+        await socket.receive_type("welcome")
+        await socket.send({"type": "room.join", "id": "j", "room_id": room_id})
+        await socket.receive_type("subscribed")
+    both = {commander.user["id"], expert.user["id"]}
+    await presence_of(sockets["commander"], both)
+    await presence_of(sockets["expert"], both)
+    status, body = await commander.get(f"/api/rooms/{room_id}")
+    assert status == 200 and set(body["room"]["present"]) == both, body
+
+    await sockets["expert"].send({"type": "room.leave", "id": "l", "room_id": room_id})
+    await presence_of(sockets["commander"], {commander.user["id"]})
+    await sockets["expert"].send({"type": "room.join", "id": "k", "room_id": room_id})
+    await presence_of(sockets["commander"], both)
+    b.process.kill()
+    await presence_of(sockets["commander"], {commander.user["id"]})
+    for client in (commander, expert):
+        client.close_sockets()
+
+
 async def test_a_restarted_node_resumes_its_change_stream_where_it_stopped(nodes):
     """B keeps its resume token; started again under its name, it resumes
     from it, and what A published while B was down reaches B's hub."""

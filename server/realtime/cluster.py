@@ -34,8 +34,10 @@ and shares through the database what the others need:
   and a member removed from a room (or whose grant ended) is unsubscribed
   from it on every node (`Hub.drop`).
 
-Not shared: a room's live presence list (who has the room open) counts the
-room's followers on the node that announces it.
+- **Room presence.** Each node tells the others who follows each room on
+  it (as that changes, and again with every full presence), so that a
+  room's presence list names its followers on every node
+  (`RoomService.presence_elsewhere`).
 """
 
 from __future__ import annotations
@@ -259,6 +261,9 @@ class Cluster:
                 )
         for patch in patches:
             self.control("patch", patch, to=patch.pop("to"))
+        rooms = getattr(self.platform, "rooms", None)
+        if full and rooms is not None:
+            rooms.share_presence()
         # Always written: it is also this node's heartbeat.
         await self._flush(presence=here, gone=gone)
         if not self._reported and self._token_was_saved:
@@ -278,6 +283,9 @@ class Cluster:
             if heard >= cutoff:
                 continue
             del self.heard[node]
+            rooms = getattr(self.platform, "rooms", None)
+            if rooms is not None:
+                rooms.node_gone(node)
             states = [self.presence.officers[i] for i in self.presence.remote_ids(node)]
             for state in states:
                 self.presence.remove_remote(state.id, node)
@@ -350,14 +358,18 @@ class Cluster:
             if "t" in item:
                 self.hub.publish_here(item["t"], item["e"], orjson.Fragment(item["p"]))
             elif item.get("to") in (None, self.node):
-                self._act(item["k"], item["d"])
+                self._act(item["k"], item["d"], origin)
         for snapshot in batch.get("presence", ()):
             self.presence.apply_remote(origin, snapshot)
         for officer_id in batch.get("gone", ()):
             self.presence.remove_remote(officer_id, origin)
 
-    def _act(self, kind: str, data) -> None:
-        if kind == "revoke":
+    def _act(self, kind: str, data, origin: str) -> None:
+        if kind == "room.presence":
+            rooms = getattr(self.platform, "rooms", None)
+            if rooms is not None:
+                rooms.presence_elsewhere(data["room"], origin, data["ids"])
+        elif kind == "revoke":
             self.hub.revoke_sessions(set(data), forward=False)
         elif kind == "drop":
             self.hub.drop(
