@@ -53,9 +53,15 @@ if ! cmp -s node_modules/leaflet/dist/leaflet-src.esm.js "$vendor/leaflet-src.es
   cp -r node_modules/leaflet/dist "$vendor"
 fi
 
-# 4. For the tests: Debian's Chromium, driven by Playwright.
+# 4. For the tests: Debian's Chromium, driven by Playwright, and nginx, which
+# tests/test_nginx.py runs with config/nginx.example.conf in front of two
+# processes.
 if [ "$want_test" -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
   echo "==> installing Chromium"
   apt_install chromium
+fi
+if [ "$want_test" -eq 1 ] && [ ! -x /usr/sbin/nginx ]; then
+  echo "==> installing nginx"
+  apt_install nginx-light
 fi
 echo "==> set-up complete"

@@ -38,12 +38,13 @@ class Nodes:
         self.passwords: dict[str, str] = {}
         self.processes = {}
 
-    def start(self, node: str):
+    def start(self, node: str, **env: str):
         process = self.start_process(
             JINGDI_DATABASE_URI=self.uri,
             JINGDI_DATABASE_NAME=self.name,
             JINGDI_REALTIME_CLUSTER="true",
             JINGDI_REALTIME_NODE=node,
+            **env,
         )
         self.processes[node] = process
         return process
