@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from http.cookies import SimpleCookie
 
 import orjson
+from pymongo.asynchronous.collection import AsyncCollection
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -147,3 +149,23 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]):
         )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, body
+
+
+def hold_inserts(monkeypatch, collection: str, matches) -> tuple:
+    """Hold every ``insert_one`` into ``collection`` of a document that
+    ``matches`` until released, as a slow write (or another process) would.
+
+    Returns (held, release): ``held`` is set once one insert waits;
+    setting ``release`` lets them go on.
+    """
+    held, release = asyncio.Event(), asyncio.Event()
+    insert = AsyncCollection.insert_one
+
+    async def slow_insert(target, document, *args, **kwargs):
+        if target.name == collection and matches(document):
+            held.set()
+            await release.wait()
+        return await insert(target, document, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "insert_one", slow_insert)
+    return held, release

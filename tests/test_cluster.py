@@ -234,9 +234,10 @@ async def test_a_killed_process_leaves_its_claim_window_to_the_other(nodes):
     officer.close_sockets()
 
 
-async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(nodes):
-    """The commander on A opens a room; the expert follows it from B, gets
-    A's messages live, and on removal is unsubscribed on B at once."""
+async def room_across(nodes, title: str):
+    """Both nodes up; a commander on A opens a room, an expert on B joins it.
+
+    Returns (commander, expert, room id)."""
     await nodes.seed(claim_window_s=60, officers=0)
     for node in ("A", "B"):
         nodes.start(node)
@@ -247,7 +248,7 @@ async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(n
     status, body = await commander.post(
         "/api/rooms",
         {
-            "title": "Gas leak",
+            "title": title,
             "lon": SCENE[0],
             "lat": SCENE[1],
             "invite": [expert.user["id"]],
@@ -257,6 +258,13 @@ async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(n
     room_id = body["room"]["id"]
     status, _ = await expert.post(f"/api/rooms/{room_id}/respond", {"accept": True})
     assert status == 200
+    return commander, expert, room_id
+
+
+async def test_a_room_chats_across_processes_and_a_removal_cuts_off_everywhere(nodes):
+    """The commander on A opens a room; the expert follows it from B, gets
+    A's messages live, and on removal is unsubscribed on B at once."""
+    commander, expert, room_id = await room_across(nodes, "Gas leak")
     follower = await expert.websocket()
     await follower.receive_type("welcome")
     await follower.send({"type": "room.join", "id": "j", "room_id": room_id})
@@ -315,25 +323,8 @@ async def test_a_rooms_presence_names_its_followers_on_both_processes(nodes):
     """The commander follows the room on A, the expert on B: each sees both
     present; the expert leaves and A's list drops them; B stopping for good
     (killed) takes its followers off the list once it is found dead."""
-    await nodes.seed(claim_window_s=60, officers=0)
-    a, b = nodes.start("A"), nodes.start("B")
-    a.wait_healthy()
-    b.wait_healthy()
-    commander = await nodes.staff("A", "commander")
-    expert = await nodes.staff("B", "expert")
-    status, body = await commander.post(
-        "/api/rooms",
-        {
-            "title": "Flood",
-            "lon": SCENE[0],
-            "lat": SCENE[1],
-            "invite": [expert.user["id"]],
-        },
-    )
-    assert status == 201, body
-    room_id = body["room"]["id"]
-    status, _ = await expert.post(f"/api/rooms/{room_id}/respond", {"accept": True})
-    assert status == 200
+    commander, expert, room_id = await room_across(nodes, "Flood")
+    b = nodes.processes["B"]
     sockets = {}
     for name, client in (("commander", commander), ("expert", expert)):
         socket = sockets[name] = await client.websocket()

@@ -6,11 +6,10 @@ import asyncio
 import io
 
 from PIL import Image
-from pymongo.asynchronous.collection import AsyncCollection
 
 from server import media
 from tests import clips
-from tests.helpers import ApiClient, Socket, multipart
+from tests.helpers import ApiClient, Socket, hold_inserts, multipart
 from tests.test_alarms import citizen, open_all_day, raise_alarm
 
 TIMEOUT = 10
@@ -441,16 +440,9 @@ async def test_a_message_stored_late_never_leaves_a_gap_behind_a_newer_one(
     number after. Many posts at once get distinct numbers without gaps.
     """
     opener, (expert,), room_id = await room_with_experts(live_server, 1)
-    release, held = asyncio.Event(), asyncio.Event()
-    insert = AsyncCollection.insert_one
-
-    async def slow_insert(collection, document, *args, **kwargs):
-        if collection.name == "room_messages" and document.get("text") == "slow":
-            held.set()
-            await release.wait()
-        return await insert(collection, document, *args, **kwargs)
-
-    monkeypatch.setattr(AsyncCollection, "insert_one", slow_insert)
+    held, release = hold_inserts(
+        monkeypatch, "room_messages", lambda d: d.get("text") == "slow"
+    )
     slow = asyncio.create_task(send(opener, room_id, "s", "slow"))
     await asyncio.wait_for(held.wait(), TIMEOUT)
     status, quick = await asyncio.wait_for(send(expert, room_id, "q", "quick"), TIMEOUT)

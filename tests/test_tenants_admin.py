@@ -11,9 +11,8 @@ import datetime as dt
 import zoneinfo
 
 from bson import ObjectId
-from pymongo.asynchronous.collection import AsyncCollection
 
-from tests.helpers import ApiClient, square
+from tests.helpers import ApiClient, hold_inserts, square
 from tests.test_alarms import citizen, raise_alarm
 
 TIMEOUT = 10
@@ -426,16 +425,7 @@ async def test_two_overlapping_agencies_drawn_at_once_are_checked_in_turn(
     for the territories lease and then sees the first.
     """
     admin = await platform_admin(live_server)
-    release, held = asyncio.Event(), asyncio.Event()
-    insert = AsyncCollection.insert_one
-
-    async def slow_insert(collection, document, *args, **kwargs):
-        if collection.name == "tenants" and document.get("_id") == "t3":
-            held.set()
-            await release.wait()
-        return await insert(collection, document, *args, **kwargs)
-
-    monkeypatch.setattr(AsyncCollection, "insert_one", slow_insert)
+    held, release = hold_inserts(monkeypatch, "tenants", lambda d: d["_id"] == "t3")
     first = asyncio.create_task(admin.post("/api/platform/tenants", onboarding()))
     await asyncio.wait_for(held.wait(), TIMEOUT)
     overlapping = onboarding("t4", territory=square(118.805, 32.065, 0.01))
