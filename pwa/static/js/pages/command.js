@@ -48,7 +48,7 @@ const HASH_PREFIX = "#alarm=";
 const status = byId("page-status");
 const labels = new CommandLabels();
 const book = new AlarmBook();
-const state = { selected: null, rosterTimer: null, borderTimer: null, border: [] };
+const state = { selected: null, border: [] };
 
 startPage();
 const map = createMap(byId("map"));
@@ -234,13 +234,19 @@ async function loadOfficers() {
   }
 }
 
-function scheduleRosterRefresh() {
-  if (state.rosterTimer !== null) return;
-  state.rosterTimer = setTimeout(() => {
-    state.rosterTimer = null;
-    loadOfficers();
-  }, ROSTER_DEBOUNCE_MS);
+/** A function calling `fn` once, `ms` after the first of any calls meanwhile. */
+function debounced(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
 }
+
+const scheduleRosterRefresh = debounced(() => loadOfficers(), ROSTER_DEBOUNCE_MS);
 
 function showStations(stations) {
   const layers = [];
@@ -281,13 +287,7 @@ async function loadCategories() {
 
 // -- live updates ------------------------------------------------------------------
 
-function scheduleBorderRefresh() {
-  if (state.borderTimer !== null) return;
-  state.borderTimer = setTimeout(() => {
-    state.borderTimer = null;
-    loadAlarms();
-  }, BORDER_DEBOUNCE_MS);
-}
+const scheduleBorderRefresh = debounced(() => loadAlarms(), BORDER_DEBOUNCE_MS);
 
 function onEvent(name, payload) {
   if (name === "border.changed") {
