@@ -149,6 +149,8 @@ class Cluster:
                 await task
         self._tasks = []
         with contextlib.suppress(PyMongoError):
+            async with self._sending:
+                pass  # a write in flight ends first; then what it left
             await self._flush()
             await self._save_token()
         self.hub.cluster = None
