@@ -34,6 +34,20 @@ MAX_ACCURACY_M = 5000
 MAX_OPEN_OFFERS = 20
 
 
+def _checked_position(message: dict) -> tuple[dict, float | None]:
+    """The point and accuracy of a position report, or `Invalid`."""
+    point = geo.point(message.get("lon"), message.get("lat"))
+    accuracy = message.get("accuracy")
+    if accuracy is not None and (
+        isinstance(accuracy, bool)
+        or not isinstance(accuracy, int | float)
+        or not math.isfinite(accuracy)
+        or not 0 <= accuracy <= MAX_ACCURACY_M
+    ):
+        raise Invalid("The accuracy must be metres.", "bad_accuracy")
+    return point, accuracy
+
+
 class OfficerService:
     """Duty, positions and the officer's own view of open work."""
 
@@ -98,20 +112,20 @@ class OfficerService:
 
     async def report_position(self, principal: Principal, message: dict) -> None:
         """One position report from the officer's device."""
-        point = geo.point(message.get("lon"), message.get("lat"))
-        accuracy = message.get("accuracy")
-        if accuracy is not None and (
-            isinstance(accuracy, bool)
-            or not isinstance(accuracy, int | float)
-            or not math.isfinite(accuracy)
-            or not 0 <= accuracy <= MAX_ACCURACY_M
-        ):
-            raise Invalid("The accuracy must be metres.", "bad_accuracy")
-        state = self.presence.officers.get(principal.id)
-        if state is None:
+        point, accuracy = _checked_position(message)
+        if not self._move(principal, point, accuracy):
             # Reported over HTTP without an open socket: store it directly.
             await self._store_directly(principal, point, accuracy)
-            return
+
+    def move_now(self, principal: Principal, message: dict) -> bool:
+        """`report_position` when it needs no database (the officer is in
+        presence here): done, True; else False and nothing changed."""
+        return self._move(principal, *_checked_position(message))
+
+    def _move(self, principal: Principal, point: dict, accuracy) -> bool:
+        state = self.presence.officers.get(principal.id)
+        if state is None:
+            return False
         if state.duty == "off":
             raise Invalid("Positions are shared only on duty.", "off_duty")
         lon, lat = point["coordinates"]
@@ -120,6 +134,7 @@ class OfficerService:
         self.positions.add(state, accuracy)
         self.dispatcher.officer_moved(state)
         self.note(state.tenant_id, state.id, {"position": point, "at": at})
+        return True
 
     async def _store_directly(self, principal, point, accuracy) -> None:
         at = dt.datetime.now(dt.UTC)

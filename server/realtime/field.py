@@ -22,7 +22,7 @@ from __future__ import annotations
 from server.alarm_views import staff_view
 from server.alarms import may_see
 from server.errors import DomainError, Invalid
-from server.realtime.socket import RealtimeSocket, message_type
+from server.realtime.socket import RealtimeSocket, message_type, quick_message
 from server.realtime.topics import topic_kind
 
 
@@ -30,6 +30,12 @@ from server.realtime.topics import topic_kind
 async def _position(socket: RealtimeSocket, message: dict) -> None:
     # No answer on success: positions are frequent and fire-and-forget.
     await socket.platform.officers.report_position(socket.principal, message)
+
+
+@quick_message("position", "officer.self")
+def _position_now(socket: RealtimeSocket, message: dict) -> bool:
+    # The usual case, in memory: no task for each of thousands a second.
+    return socket.platform.officers.move_now(socket.principal, message)
 
 
 @message_type("duty", "officer.self")
@@ -41,12 +47,19 @@ async def _duty(socket: RealtimeSocket, message: dict) -> None:
 
 @message_type("offer.ack", "alarm.claim")
 async def _offer_ack(socket: RealtimeSocket, message: dict) -> None:
+    _offer_ack_now(socket, message)
+
+
+@quick_message("offer.ack", "alarm.claim")
+def _offer_ack_now(socket: RealtimeSocket, message: dict) -> bool:
+    # Held in memory and written in bulk (server/realtime/acks.py).
     alarm_id = message.get("alarm_id")
     if not isinstance(alarm_id, str):
         raise Invalid("offer.ack needs an alarm_id.", "bad_message")
     socket.platform.dispatcher.offer_acknowledged(
         socket.principal.id, alarm_id, message.get("seen") is True
     )
+    return True
 
 
 @message_type("claim", "alarm.claim")
