@@ -59,8 +59,11 @@ FULL = {
     "officers": 5000,
     "steady_s": 40,
     "ingest_s": 20,
-    # Twice the every-4-s rhythm: 5,000 officers send 2,500 positions/s.
-    "ingest_interval_s": 2.0,
+    # Twice the every-4-s rhythm and a little more: 5,000 officers every
+    # 1.9 s send ~2,600 positions/s, so that the rate sustained, with the
+    # load generator's own delays, is at least the 2,500/s the figure asks
+    # for (every 2.0 s measured 2,483-2,494/s).
+    "ingest_interval_s": 1.9,
     "alarm_rate": 1.0,
     "watch_fraction": 0.5,
     "watch_s": 10.0,
