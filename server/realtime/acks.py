@@ -20,14 +20,14 @@ shutdown writes them all. A crash loses at most the last `HOLD_S` +
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
 
 from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
+
+from server.realtime.timers import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class OfferAcks:
         # offer id ("<alarm>:<officer>") -> [first noted (monotonic),
         # delivered_at, seen_at or None]; insertion order is arrival order.
         self._pending: dict[str, list] = {}
-        self._task: asyncio.Task | None = None
+        self._flusher = Periodic(FLUSH_S, self._flush_ripe, "offer acks flush")
         self._dropped = 0
 
     def note(self, offer_id: str, seen: bool, at: dt.datetime) -> None:
@@ -73,14 +73,10 @@ class OfferAcks:
         return offer_id in self._pending
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._flusher.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         try:
             await self.flush(everything=True)
         except PyMongoError as error:
@@ -90,17 +86,15 @@ class OfferAcks:
                 type(error).__name__,
             )
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_S)
-            try:
-                await self.flush()
-            except PyMongoError as error:
-                log.warning(
-                    "offer acks: %d waiting, database error %s",
-                    len(self._pending),
-                    type(error).__name__,
-                )
+    async def _flush_ripe(self) -> None:
+        try:
+            await self.flush()
+        except PyMongoError as error:
+            log.warning(
+                "offer acks: %d waiting, database error %s",
+                len(self._pending),
+                type(error).__name__,
+            )
 
     async def flush_alarm(self, alarm_id) -> int:
         """Write now what waits for one alarm's offers."""

@@ -53,6 +53,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from server.realtime.timers import every
 from server.storage import object_id
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,8 @@ class Cluster:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._follow(stream)),
-            loop.create_task(self._every(PRESENCE_S, self._presence_tick)),
-            loop.create_task(self._every(SWEEP_S, self._sweep)),
+            loop.create_task(every(PRESENCE_S, self._presence_tick, "cluster beat")),
+            loop.create_task(every(SWEEP_S, self._sweep, "cluster sweep")),
         ]
         log.info(
             "cluster node %s started (%s)",
@@ -426,24 +427,6 @@ class Cluster:
         )
         async for muster in musters.limit(100):
             await self.platform.musters.expire(muster["_id"])
-
-    @staticmethod
-    async def _every(interval: float, step) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except PyMongoError as exc:
-                log.warning(
-                    "cluster %s failed (%s); next in %.0fs",
-                    step.__name__,
-                    exc,
-                    interval,
-                )
-            except Exception:
-                log.exception("cluster %s failed", step.__name__)
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -11,7 +11,6 @@ found there by their last known position.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import math
@@ -21,6 +20,7 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from server.geo import distance_m
+from server.realtime.timers import Periodic
 from server.storage import object_id
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ class PositionWriter:
         # officer's last socket closed, None when one opened again.
         self.away: dict[str, dt.datetime | None] = {}
         self.history: list[dict] = []
-        self._task: asyncio.Task | None = None
+        self._flusher = Periodic(self.FLUSH_S, self.flush, "position flush")
         self._latest_at = time.monotonic()
 
     def add(self, state: OfficerState, accuracy: float | None) -> None:
@@ -312,15 +312,7 @@ class PositionWriter:
         self.away[officer_id] = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.FLUSH_S)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("position flush failed; will retry")
+        self._flusher.start()
 
     async def flush(self, everything: bool = False) -> int:
         """Write what has accumulated; returns the number of positions.
@@ -380,8 +372,7 @@ class PositionWriter:
             await collection.bulk_write(chunk, ordered=False)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        await self._flusher.stop()
         try:
             await self.flush(everything=True)
         except Exception:

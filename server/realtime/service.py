@@ -18,11 +18,11 @@ the recovery is refused for at most one interval; the next ping lifts it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from server.jsonutil import dumps_text
+from server.realtime.timers import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +44,17 @@ class ServiceWatch:
         self.status = OK
         self.error: str | None = None
         self.down_since: float | None = None
-        self._task: asyncio.Task | None = None
+        self._pinger = Periodic(interval_s, self.check, "database ping")
 
     @property
     def down(self) -> bool:
         return self.status == DEGRADED
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._pinger.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.check()
+        await self._pinger.stop()
 
     async def check(self) -> str:
         """Ping once and announce a change; returns the status."""

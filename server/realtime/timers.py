@@ -14,6 +14,7 @@ command room once the database is back, without waiting for a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -87,3 +88,37 @@ class Timers:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+
+
+async def every(interval_s: float, step: Callable[[], Awaitable[object]], what: str):
+    """Run ``step`` every ``interval_s`` until cancelled. A step that fails
+    is logged (a database error as a warning) and the next runs on time."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except pymongo.errors.PyMongoError as exc:
+            log.warning("%s failed (%s); next in %.1fs", what, exc, interval_s)
+        except Exception:
+            log.exception("%s failed", what)
+
+
+class Periodic:
+    """`every` as a background task of its owner, started and stopped with it."""
+
+    def __init__(self, interval_s: float, step, what: str):
+        self.interval_s, self.step, self.what = interval_s, step, what
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(every(self.interval_s, self.step, self.what))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
