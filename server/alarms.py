@@ -255,14 +255,10 @@ class AlarmService:
                 outcome, Exception
             ):
                 raise outcome  # cancelled: nothing else matters
-        if isinstance(existing, Exception):
-            raise existing
-        if existing is not None:
+        if _value(existing) is not None:
             return existing, False
-        for failed in (built, limited):
-            if isinstance(failed, Exception):
-                raise failed
-        alarm, tenant = built
+        alarm, tenant = _value(built)
+        _value(limited)
         if key:
             alarm["idempotency_key"] = key
         alarm["photos"] = await self.notify.media.store_photos(alarm, photos)
@@ -761,6 +757,13 @@ class AlarmService:
             raise Conflict("This alarm cannot be closed now.", "bad_transition")
         await self.notify.alarm_changed(alarm)
         return alarm
+
+
+def _value(outcome):
+    """An outcome gathered with ``return_exceptions``: its value, or raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _claim_refusal(officer: Principal, current: dict | None) -> DomainError:
